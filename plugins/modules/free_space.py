@@ -18,7 +18,7 @@ description:
     measured, since that is where the path will be created.
   - Used by preflight checks before anything is written, so it changes nothing on the host.
 author:
-  - AI4ArtsEd DevServer team
+  - AI4ArtsEd DevServer team (@ai4artsed)
 options:
   path:
     description:
@@ -73,7 +73,7 @@ free_bytes:
   type: int
   sample: 412345678901
 free_human:
-  description: O(free_bytes) in decimal units, for messages.
+  description: RV(free_bytes) in decimal units, for messages.
   returned: always
   type: str
   sample: 412.3 GB
@@ -83,7 +83,7 @@ total_bytes:
   type: int
   sample: 1000204886016
 total_human:
-  description: O(total_bytes) in decimal units, for messages.
+  description: RV(total_bytes) in decimal units, for messages.
   returned: always
   type: str
   sample: 1.0 TB

@@ -18,5 +18,4 @@ require_root() {
 use_venv() {
   export PATH="$VENV_DIR/bin:$PATH"
   export ANSIBLE_CONFIG="$REPO_ROOT/ansible.cfg"
-  export PY_COLORS=1 ANSIBLE_FORCE_COLOR=1
 }

@@ -1,0 +1,15 @@
+"""Make the collection importable as ansible_collections.ai4artsed.devserver for unit tests.
+
+scripts/bootstrap links the checkout into .collections/; putting that folder on sys.path merges it
+into the ansible_collections namespace package next to the collections the ansible package ships.
+"""
+
+import sys
+from pathlib import Path
+
+REPO_ROOT = Path(__file__).resolve().parents[2]
+COLLECTIONS = REPO_ROOT / ".collections"
+
+if not (COLLECTIONS / "ansible_collections" / "ai4artsed" / "devserver").exists():
+    raise RuntimeError("Run scripts/bootstrap first: it links this checkout into .collections/")
+sys.path.insert(0, str(COLLECTIONS))
