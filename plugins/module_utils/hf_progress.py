@@ -1,0 +1,104 @@
+# -*- coding: utf-8 -*-
+# Copyright: (c) 2026, AI4ArtsEd DevServer team
+# GNU General Public License v3.0+ (see https://www.gnu.org/licenses/gpl-3.0.txt)
+"""Progress a person can watch: a small JSON file rewritten about once a second.
+
+A role polls it while the download runs as an async task and prints its ``line``, e.g.
+``3.2 / 35.5 GB, 110 MB/s, ETA 5 min``.
+"""
+
+from __future__ import absolute_import, division, print_function
+
+__metaclass__ = type
+
+import threading
+import time
+
+from ansible_collections.ai4artsed.devserver.plugins.module_utils.disk import human_bytes
+from ansible_collections.ai4artsed.devserver.plugins.module_utils.hf_record import write_json_atomically
+
+
+def human_duration(seconds):
+    if seconds is None:
+        return "unknown"
+    seconds = int(round(seconds))
+    if seconds < 60:
+        return "%d s" % seconds
+    if seconds < 3600:
+        return "%d min" % round(seconds / 60.0)
+    return "%d h %02d min" % (seconds // 3600, (seconds % 3600) // 60)
+
+
+def progress_line(done, total, rate):
+    """'3.2 / 35.5 GB, 110 MB/s, ETA 5 min' (both sizes in the unit of the total)."""
+    unit_text = human_bytes(total)
+    unit = unit_text.split()[-1]
+    scale = {"B": 1, "KB": 1e3, "MB": 1e6, "GB": 1e9, "TB": 1e12, "PB": 1e15}[unit]
+    if unit == "B":
+        amount = "%d / %d B" % (done, total)
+    else:
+        amount = "%.1f / %.1f %s" % (done / scale, total / scale, unit)
+    if rate and rate > 0:
+        eta = human_duration(max(total - done, 0) / rate)
+        return "%s, %s/s, ETA %s" % (amount, human_bytes(rate), eta)
+    return "%s, waiting for data" % amount
+
+
+class ProgressBoard:
+    """Thread-safe byte counter for a batch of downloads, mirrored to a JSON file when a path is set."""
+
+    def __init__(self, path, total_bytes, files_total, clock=time.monotonic, interval=1.0):
+        self.path = path
+        self.total = total_bytes
+        self.files_total = files_total
+        self.files_done = 0
+        self.done = 0
+        self._clock = clock
+        self._interval = interval
+        self._lock = threading.Lock()
+        self._started = clock()
+        self._samples = [(self._started, 0)]
+        self._last_write = None
+
+    def add(self, count):
+        with self._lock:
+            self.done += count
+            self._maybe_write()
+
+    def file_finished(self):
+        with self._lock:
+            self.files_done += 1
+            self._maybe_write(force=True)
+
+    def rate(self):
+        """Bytes per second over the last few seconds, so the ETA follows the current speed."""
+        now = self._clock()
+        self._samples.append((now, self.done))
+        while len(self._samples) > 2 and now - self._samples[0][0] > 5:
+            self._samples.pop(0)
+        elapsed = now - self._samples[0][0]
+        return (self.done - self._samples[0][1]) / elapsed if elapsed > 0 else 0.0
+
+    def snapshot(self):
+        rate = self.rate()
+        remaining = max(self.total - self.done, 0)
+        return {
+            "done_bytes": self.done,
+            "total_bytes": self.total,
+            "files_done": self.files_done,
+            "files_total": self.files_total,
+            "bytes_per_second": int(rate),
+            "eta_seconds": int(remaining / rate) if rate > 0 else None,
+            "line": progress_line(self.done, self.total, rate),
+            "updated": time.time(),
+        }
+
+    def _maybe_write(self, force=False):
+        now = self._clock()
+        if self.path and (force or self._last_write is None or now - self._last_write >= self._interval):
+            self._last_write = now
+            write_json_atomically(self.path, self.snapshot())
+
+    def close(self):
+        with self._lock:
+            self._maybe_write(force=True)
