@@ -256,6 +256,7 @@ class Transfer:
         self.range_ignored = False
         self.bytes_downloaded = 0
         self.digest = None
+        self.offset = 0
 
     def identity(self, expected_sha256):
         return {"url_path": self.remote.path, "commit": self.remote.commit, "size": self.remote.size,
@@ -302,12 +303,12 @@ class Transfer:
             if self.progress is not None:
                 self.progress.add(already)
         self.resumed_from = already
-        offset = already
+        self.offset = already
         attempt = 0
         with open(self.partial, "ab") as handle:
             while True:
                 try:
-                    offset = self._stream(handle, offset, expected_sha256)
+                    self._stream(handle, expected_sha256)
                     break
                 except OSError as error:
                     self.digest.finish()
@@ -332,16 +333,17 @@ class Transfer:
                             "network",
                             "Download of %s still failing after %d retries (%s). %s of %s are kept in %s and the "
                             "next run resumes from there." % (
-                                self.remote.path, self.retries, error, human_bytes(offset),
+                                self.remote.path, self.retries, error, human_bytes(self.offset),
                                 human_bytes(self.remote.size or 0), self.partial),
-                            bytes_kept=offset,
+                            bytes_kept=self.offset,
                         )
                     time.sleep(min(self.backoff * (2 ** (attempt - 1)), 30))
             handle.flush()
             os.fsync(handle.fileno())
         return self.digest.finish()
 
-    def _stream(self, handle, offset, expected_sha256):
+    def _stream(self, handle, expected_sha256):
+        """One GET from self.offset on; self.offset always counts the bytes safely in the partial file."""
         headers = {}
         if self.token and _same_origin(self.remote.url, self.endpoint):
             headers.update(build_hf_headers(token=self.token))  # never send the token to the CDN
@@ -349,10 +351,10 @@ class Transfer:
             headers.update(build_hf_headers(token=False))
         headers["Accept-Encoding"] = "identity"
         size = self.remote.size
-        if size is not None and offset >= size:
-            return offset
-        if offset:
-            headers["Range"] = "bytes=%d-" % offset
+        if size is not None and self.offset >= size:
+            return
+        if self.offset:
+            headers["Range"] = "bytes=%d-" % self.offset
         try:
             with get_session().stream("GET", self.remote.url, headers=headers, follow_redirects=True,
                                       timeout=httpx.Timeout(self.timeout)) as response:
@@ -363,7 +365,7 @@ class Transfer:
                     raise HfModelError("http", "HTTP %d while downloading %s from %s. Run again; if it persists, "
                                        "check the endpoint." % (response.status_code, self.remote.path,
                                                                 self.remote.url))
-                if offset and response.status_code == 200:
+                if self.offset and response.status_code == 200:
                     # The server ignored Range: start over rather than append the whole file again.
                     self.range_ignored = True
                     handle.seek(0)
@@ -371,18 +373,18 @@ class Transfer:
                     self.digest.finish()
                     self.digest = self._new_digest(expected_sha256)
                     if self.progress is not None:
-                        self.progress.add(-offset)
+                        self.progress.add(-self.offset)
                     self.resumed_from = 0
-                    offset = 0
-                for block in response.iter_raw(CHUNK_SIZE):
+                    self.offset = 0
+                # Blocks as they arrive: a cut connection loses nothing that was received.
+                for block in response.iter_raw():
                     handle.write(block)
                     self.digest.update(block)
-                    offset += len(block)
+                    self.offset += len(block)
                     self.bytes_downloaded += len(block)
                     if self.progress is not None:
                         self.progress.add(len(block))
         except httpx.TransportError as error:
             raise HfModelError("network", "%s: %s" % (type(error).__name__, error))
-        if size is not None and offset < size:
-            raise HfModelError("network", "connection closed at %d of %d bytes" % (offset, size))
-        return offset
+        if size is not None and self.offset < size:
+            raise HfModelError("network", "connection closed at %d of %d bytes" % (self.offset, size))

@@ -97,7 +97,11 @@ class ProgressBoard:
         now = self._clock()
         if self.path and (force or self._last_write is None or now - self._last_write >= self._interval):
             self._last_write = now
-            write_json_atomically(self.path, self.snapshot())
+            try:
+                write_json_atomically(self.path, self.snapshot())
+            except OSError:
+                pass  # progress is a courtesy; a full disk must fail the download, not this
+
 
     def close(self):
         with self._lock:

@@ -289,10 +289,11 @@ def apply_plan(plan, settings, progress):
         _write_record(plan, settings, plan.local_sha256 or plan.expected_sha256,
                       None if plan.expected_sha256 else plan.remote.git_oid, commit)
     if plan.action in ("download", "replace"):
-        _make_parents(plan.dest, settings)
         transfer = Transfer(plan.remote, plan.dest, settings.endpoint, settings.token, settings.timeout,
                             settings.retries, progress=progress, backoff=settings.backoff,
                             free_space_margin=settings.free_space_margin)
+        transfer.check_free_space(plan.resumable)  # before the first directory is created
+        _make_parents(plan.dest, settings)
         sha256, git_oid = transfer.run(plan.expected_sha256)
         result.update(bytes_downloaded=transfer.bytes_downloaded, resumed_from=transfer.resumed_from,
                       range_ignored=transfer.range_ignored)
@@ -375,19 +376,18 @@ def run(params, settings):
         # Nothing is written when any entry is invalid, refused or unreachable: fix the input first.
         return _summary(plans, {}, started, settings)
 
-    pending = [plan for _request, plan, _error in plans if plan.changes or plan.action == "adopt"]
     if settings.check_mode:
         return _summary(plans, {}, started, settings)
-    total = sum((plan.remote.size or 0) for plan in pending if plan.action in ("download", "replace"))
-    progress = ProgressBoard(settings.progress_file, total,
-                             sum(1 for plan in pending if plan.action in ("download", "replace")))
+    downloads = [plan for _request, plan, _error in plans if plan.action in ("download", "replace")]
+    progress = ProgressBoard(settings.progress_file if downloads else None,
+                             sum(plan.remote.size or 0 for plan in downloads), len(downloads))
     outcomes = {}
     with ThreadPoolExecutor(max_workers=settings.max_workers) as pool:
         futures = dict((id(plan), pool.submit(_capture, apply_plan, plan, settings, progress))
                        for _request, plan, _error in plans)
         for _request, plan, _error in plans:
             outcomes[id(plan)] = futures[id(plan)].result()
-            if plan.action in ("download", "replace"):
+            if plan.action in ("download", "replace") and outcomes[id(plan)][1] is None:
                 progress.file_finished()
     progress.close()
     return _summary(plans, outcomes, started, settings)

@@ -333,7 +333,7 @@ def main():
         module.fail_json(msg=missing_required_lib("huggingface_hub"), exception=HF_IMPORT_ERROR)
     params = module.params
     state_dir = params["state_dir"] or os.path.join(params["root"], ".hf_model")
-    file_args = module.load_file_common_arguments(params)
+    file_args = module.load_file_common_arguments(params, path=params["root"])
 
     def set_file_attributes(path):
         return module.set_fs_attributes_if_different(dict(file_args, path=path), False)
