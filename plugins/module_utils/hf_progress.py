@@ -102,7 +102,6 @@ class ProgressBoard:
             except OSError:
                 pass  # progress is a courtesy; a full disk must fail the download, not this
 
-
     def close(self):
         with self._lock:
             self._maybe_write(force=True)

@@ -220,8 +220,8 @@ def plan_file(request, settings):
         expected = plan.expected_sha256 or remote.git_oid
         if local != expected:
             plan.action = "replace"
-            plan.reason = "content differs (%s %s, expected %s)" % ("git oid" if want_git else "sha256", local,
-                                                                   expected)
+            kind = "git oid" if want_git else "sha256"
+            plan.reason = "content differs (%s %s, expected %s)" % (kind, local, expected)
         elif trusted:
             plan.local_sha256 = record.get("sha256")
             plan.action = "relabel" if record.get("commit") != remote.commit else "unchanged"
@@ -276,9 +276,8 @@ def apply_plan(plan, settings, progress):
     started = time.monotonic()
     request = plan.request
     if plan.action == "archive":
-        record = _archive(plan.dest, settings, "hf_model state=absent (%s/%s)" % (request["repo_id"],
-                                                                                request["filename"]),
-                          plan.local_sha256)
+        reason = "hf_model state=absent (%s/%s)" % (request["repo_id"], request["filename"])
+        record = _archive(plan.dest, settings, reason, plan.local_sha256)
         result["archived_to"] = record["to"]
         stale = record_path(settings.state_dir, settings.root, plan.dest)
         if os.path.exists(stale):
