@@ -373,12 +373,14 @@ def same_content(first, second, hashes=None):
     return hashes[first] == hashes[second], hashes[first]
 
 
-def plan_merge(root, source, destination):
+def plan_merge(root, source, destination, unwanted=None):
     """Plan merging the deprecated folder root/source into root/destination (e.g. VAE -> vae).
 
     Each entry of source: 'move' into destination when absent there, 'archive' when destination
     holds an identical file, 'conflict' (kept where it is, reported) when it holds something
     else. When nothing is left in conflict, the emptied source folder itself is archived.
+    unwanted(path relative to root) -> reason or None: a regular file whose new place is unwanted
+    (not listed) is archived instead, whatever the destination holds.
     """
     root = os.path.abspath(root)
     source_path = _inside_root(root, source, "deprecated folder")
@@ -404,6 +406,10 @@ def plan_merge(root, source, destination):
     for relative, info in _walk_entries(source_path):
         path = os.path.join(source_path, relative)
         target = os.path.join(destination_path, relative)
+        why = unwanted(os.path.relpath(target, root)) if unwanted and stat.S_ISREG(info.st_mode) else None
+        if why:
+            plan.append({"action": "archive", "path": path, "size": info.st_size, "reason": why})
+            continue
         blocker = _blocking_parent_in(destination_path, target, planned_dirs)
         if blocker:
             conflicts += 1
@@ -505,12 +511,13 @@ def plan_model_archive(root, archive_root, paths=(), merges=(), archive_unlisted
     for merge in merges:
         source_path = _inside_root(root, merge["src"], "deprecated folder")
         sources.append(source_path)
-        for entry in plan_merge(root, merge["src"], merge["dest"]):
-            if (archive_unlisted and entry["action"] == "move"
-                    and os.path.relpath(entry["to"], root) not in keep and os.path.isfile(entry["path"])
-                    and not os.path.islink(entry["path"])):
-                entry = {"action": "archive", "path": entry["path"], "size": entry["size"],
-                         "reason": "no longer listed in the model manifest (was in deprecated %s/)" % merge["src"]}
+        unwanted = None
+        if archive_unlisted:
+            def unwanted(relative, folder=merge["src"]):
+                if relative in keep or os.path.basename(relative).startswith("."):
+                    return None
+                return "no longer listed in the model manifest (was in deprecated %s/)" % folder
+        for entry in plan_merge(root, merge["src"], merge["dest"], unwanted=unwanted):
             plan.append(entry)
             taken.add(entry["path"])
     for item in paths:

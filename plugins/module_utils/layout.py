@@ -152,6 +152,7 @@ class _Tree(object):
         self.overlay = {}
         self.fresh = set()  # planned real directories whose content is only what the overlay says
         self.dir_links = []  # rel paths of directory-level symlinks
+        self.broken = []  # rel paths of symlinks that resolve to nothing (now)
 
     def scan(self, wanted_links):
         """Walk once; a symlink is stat'ed only when its value is not the declared one."""
@@ -166,8 +167,12 @@ class _Tree(object):
                     if entry.is_symlink():
                         value = os.readlink(entry.path)
                         self.entries[rel] = ("link", value)
-                        if wanted_links.get(rel) != value and os.path.isdir(entry.path):
-                            self.dir_links.append(rel)
+                        if wanted_links.get(rel) != value:
+                            try:
+                                if stat.S_ISDIR(os.stat(entry.path).st_mode):
+                                    self.dir_links.append(rel)
+                            except OSError:
+                                self.broken.append(rel)
                     elif entry.is_dir(follow_symlinks=False):
                         self.entries[rel] = _DIR
                         stack.append(rel)
@@ -373,10 +378,22 @@ def plan_links(link_root, store_root, links, archive_root, on_conflict="fail"):
                                      "reason": "managed link no longer declared"})
                 tree.set(clean, _ABSENT)
 
+    # 4. A broken symlink that points at a directory this plan creates would become a directory-level
+    #    symlink: it goes to the archive (it exposes nothing now, and a rollback can put it back).
+    for rel in tree.broken:
+        kind, value = tree.state(rel)
+        if kind != "link":
+            continue
+        pointed = os.path.normpath(os.path.join(os.path.dirname(os.path.join(link_root, rel)), value))
+        if is_inside(pointed, link_root) and pointed != link_root and \
+                tree.state(os.path.relpath(pointed, link_root))[0] == "dir":
+            _archive_action(plan, tree, rel, kind, value,
+                            "broken symlink that would become a directory-level symlink")
+
     if plan.errors:
         raise LayoutError("Nothing was changed. " + "; ".join(plan.errors))
 
-    # 4. The record of what is managed now.
+    # 5. The record of what is managed now.
     new_record = {"version": RECORD_VERSION, "store_root": store_root, "links": declared}
     if record != new_record:
         plan.actions.append({"action": "record", "before": (record or {}).get("links", {}), "after": declared})
