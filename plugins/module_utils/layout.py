@@ -119,6 +119,10 @@ def _clean_relative(value, root):
     """A normalised path relative to root, or None when it is empty, escapes root or is odd."""
     if not isinstance(value, str) or not value.strip():
         return None
+    if value[0] != "/" and value[-1] != "/" and "//" not in value:
+        parts = value.split("/")
+        if "." not in parts and ".." not in parts:
+            return value  # already clean: the common case, without normpath/relpath per link
     path = value if os.path.isabs(value) else os.path.join(root, value)
     path = os.path.normpath(path)
     if not is_inside(path, root) or path == os.path.normpath(root):
@@ -155,41 +159,50 @@ class _Tree(object):
         self.broken = []  # rel paths of symlinks that resolve to nothing (now)
 
     def scan(self, wanted_links):
-        """Walk once; a symlink is stat'ed only when its value is not the declared one."""
+        """Walk once (directory file descriptors, so the kernel does not resolve full paths again);
+        a symlink is stat'ed only when its value is not the declared one."""
         stack = [""]
+        entries, flags = self.entries, os.O_RDONLY | os.O_DIRECTORY | getattr(os, "O_NOFOLLOW", 0)
         while stack:
             rel_dir = stack.pop()
-            with os.scandir(os.path.join(self.root, rel_dir)) as listing:
-                for entry in listing:
-                    rel = os.path.join(rel_dir, entry.name) if rel_dir else entry.name
-                    if not rel_dir and entry.name == RECORD_NAME:
-                        continue
-                    if entry.is_symlink():
-                        value = os.readlink(entry.path)
-                        self.entries[rel] = ("link", value)
-                        if wanted_links.get(rel) != value:
-                            try:
-                                if stat.S_ISDIR(os.stat(entry.path).st_mode):
-                                    self.dir_links.append(rel)
-                            except OSError:
-                                self.broken.append(rel)
-                    elif entry.is_dir(follow_symlinks=False):
-                        self.entries[rel] = _DIR
-                        stack.append(rel)
-                    elif entry.is_file(follow_symlinks=False):
-                        self.entries[rel] = ("file", None)
-                    else:
-                        self.entries[rel] = ("other", None)
+            prefix = rel_dir + "/" if rel_dir else ""
+            descriptor = os.open(os.path.join(self.root, rel_dir), flags)
+            try:
+                with os.scandir(descriptor) as listing:
+                    for entry in listing:
+                        name = entry.name
+                        rel = prefix + name
+                        if entry.is_symlink():
+                            value = os.readlink(name, dir_fd=descriptor)
+                            entries[rel] = ("link", value)
+                            if wanted_links.get(rel) != value:
+                                try:
+                                    if stat.S_ISDIR(os.stat(name, dir_fd=descriptor).st_mode):
+                                        self.dir_links.append(rel)
+                                except OSError:
+                                    self.broken.append(rel)
+                        elif entry.is_dir(follow_symlinks=False):
+                            entries[rel] = _DIR
+                            stack.append(rel)
+                        elif not prefix and name == RECORD_NAME:
+                            continue
+                        elif entry.is_file(follow_symlinks=False):
+                            entries[rel] = ("file", None)
+                        else:
+                            entries[rel] = ("other", None)
+            finally:
+                os.close(descriptor)
         self.dir_links.sort()
 
     def state(self, rel):
         if rel in self.overlay:
             return self.overlay[rel]
-        parent = os.path.dirname(rel)
-        while parent:
-            if parent in self.fresh:
-                return _ABSENT
-            parent = os.path.dirname(parent)
+        if self.fresh:
+            parent = os.path.dirname(rel)
+            while parent:
+                if parent in self.fresh:
+                    return _ABSENT
+                parent = os.path.dirname(parent)
         return self.entries.get(rel, _ABSENT)
 
     def set(self, rel, state, fresh=False):
@@ -265,13 +278,15 @@ class _StoreIndex(object):
         self.store_root = store_root
         self.real_store = os.path.realpath(store_root)
         self.listings = {}
-        self.real_dirs = {}
+        self.dir_problems = {}
 
     def problem(self, target):
         """None when target is a regular file inside the store (after links), else why not."""
-        directory, name = os.path.split(target)
-        if directory not in self.real_dirs:
-            self.real_dirs[directory] = os.path.realpath(directory)
+        directory, _sep, name = target.rpartition("/")
+        if directory not in self.listings:
+            real = os.path.realpath(directory)
+            self.dir_problems[directory] = None if is_inside(real, self.real_store) else (
+                "its folder resolves to %s, outside the store %s" % (real, self.real_store))
             try:
                 with os.scandir(directory) as listing:
                     self.listings[directory] = dict(
@@ -279,8 +294,8 @@ class _StoreIndex(object):
                          else "link" if entry.is_symlink() else "other") for entry in listing)
             except OSError:
                 self.listings[directory] = {}
-        if not is_inside(self.real_dirs[directory], self.real_store):
-            return "its folder resolves to %s, outside the store %s" % (self.real_dirs[directory], self.real_store)
+        if self.dir_problems[directory]:
+            return self.dir_problems[directory]
         kind = self.listings[directory].get(name)
         if kind is None:
             return "it does not exist in the store; download it first or remove the link from the declaration"
@@ -304,6 +319,8 @@ def plan_links(link_root, store_root, links, archive_root, on_conflict="fail"):
     _check_roots(link_root, store_root, archive_root)
     plan = Plan(link_root, store_root, archive_root)
     index = _StoreIndex(store_root)
+    if os.sep != "/":
+        raise LayoutError("model_links runs on POSIX hosts only")
 
     declared = {}
     for raw_link, raw_target in sorted((links or {}).items()):
@@ -315,24 +332,28 @@ def plan_links(link_root, store_root, links, archive_root, on_conflict="fail"):
         if target_rel is None:
             plan.errors.append("link %s: target %r is not a path inside the store %s" % (rel, raw_target, store_root))
             continue
-        target = os.path.join(store_root, target_rel)
-        problem = index.problem(target)
+        problem = index.problem(store_root + "/" + target_rel)
         if problem:
-            plan.errors.append("link %s: target %s: %s" % (rel, target, problem))
+            plan.errors.append("link %s: target %s: %s" % (rel, os.path.join(store_root, target_rel), problem))
             continue
         declared[rel] = target_rel
-    for rel in declared:
-        parent = os.path.dirname(rel)
+    folders = set(rel.rpartition("/")[0] for rel in declared)
+    for folder in sorted(folders):
+        parent = folder
         while parent:
             if parent in declared:
-                plan.errors.append("link %s is declared inside %s, which is declared as a link itself" % (rel, parent))
-            parent = os.path.dirname(parent)
+                plan.errors.append("links are declared inside %s, which is declared as a link itself" % parent)
+            parent = parent.rpartition("/")[0]
     if plan.errors:
         raise LayoutError("Nothing was changed. " + "; ".join(plan.errors))
 
-    desired = dict(
-        (rel, os.path.relpath(os.path.join(store_root, target_rel), os.path.dirname(os.path.join(link_root, rel))))
-        for rel, target_rel in declared.items())
+    # The link value: from the link's folder up to the store, then down to the target (one relpath per folder).
+    prefixes, desired = {}, {}
+    for rel, target_rel in declared.items():
+        folder = rel.rpartition("/")[0]
+        if folder not in prefixes:
+            prefixes[folder] = os.path.relpath(store_root, os.path.join(link_root, folder) if folder else link_root)
+        desired[rel] = prefixes[folder] + "/" + target_rel
     tree = _Tree(link_root)
     tree.scan(desired)
 
@@ -346,26 +367,34 @@ def plan_links(link_root, store_root, links, archive_root, on_conflict="fail"):
             tree.set(os.path.join(rel, item), _DIR if kind == "dir" else ("link", value))
 
     # 2. Every declared link, with real directories above it.
-    hashes = {}
+    hashes, ready = {}, set()
     for rel in sorted(declared):
-        path = os.path.join(link_root, rel)
-        target = os.path.join(store_root, declared[rel])
-        parts = rel.split(os.sep)
-        blocked = False
-        for depth in range(1, len(parts)):
-            parent = os.sep.join(parts[:depth])
-            if not _ensure_directory(plan, tree, parent, on_conflict, hashes):
-                blocked = True
-                break
-        if blocked:
+        folder = rel.rpartition("/")[0]
+        if folder and folder not in ready:
+            parts = folder.split("/")
+            for depth in range(1, len(parts) + 1):
+                parent = "/".join(parts[:depth])
+                if parent in ready:
+                    continue
+                if not _ensure_directory(plan, tree, parent, on_conflict, hashes):
+                    break
+                ready.add(parent)
+            if folder not in ready:
+                continue
+        kind_value = tree.state(rel)
+        if kind_value[0] == "link" and kind_value[1] == desired[rel]:
+            plan.unchanged += 1  # the common no-op case, without building paths
             continue
-        _ensure_link(plan, tree, rel, path, target, desired[rel], on_conflict, hashes)
+        _ensure_link(plan, tree, rel, os.path.join(link_root, rel), os.path.join(store_root, declared[rel]),
+                     desired[rel], on_conflict, hashes)
 
     # 3. Links this module made earlier and that are no longer declared.
     record = read_record(link_root)
     if record:
         old_store = os.path.abspath(record.get("store_root") or store_root)
         for rel in sorted(record["links"]):
+            if rel in declared:
+                continue
             clean = _clean_relative(rel, link_root)
             if clean is None or clean in declared:
                 continue
