@@ -1,7 +1,8 @@
 """Benchmark of model_links on 10,000 links: build the layout, then re-check it (a no-op run).
 
 Prints seconds for both and the ratio of the re-check to a plain os.scandir walk of the same link
-tree (target: ratio <= 3), and to a walk of the link tree plus the store, which the re-check reads too. Run: .venv/bin/python bench/model_links.py [--links N] [--repeat R]
+tree (target: ratio <= 3), and to a walk of the link tree plus the store, which the re-check
+reads too. Run: .venv/bin/python bench/model_links.py [--links N] [--repeat R]
 """
 
 import argparse
@@ -47,7 +48,7 @@ def scandir_walk(top):
 
 def best(function, repeat):
     times = []
-    for _ in range(repeat):
+    for _attempt in range(repeat):
         started = time.perf_counter()
         result = function()
         times.append(time.perf_counter() - started)
