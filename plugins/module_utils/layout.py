@@ -1,0 +1,564 @@
+# -*- coding: utf-8 -*-
+# Copyright: (c) 2026, AI4ArtsEd DevServer team
+# GNU General Public License v3.0+ (see https://www.gnu.org/licenses/gpl-3.0.txt)
+"""The ComfyUI link layout as declared state: plan (pure reading), then apply.
+
+plan_links() reads the link tree once and returns a Plan: an ordered list of actions that turn
+the current tree into the declared one. Check mode reports the plan; a real run hands the same
+plan to apply_plan(). The only things ever unlinked are symlinks (checked again right before
+the unlink); real files and directories in the way go to the archive (archive.archive_path).
+
+The record of managed links lives beside the layout, in <link_root>/.ai4artsed-model-links.json:
+
+    {"version": 1, "store_root": "/abs/Models", "links": {"vae/x.safetensors": "vae/QwenImage/x.safetensors"}}
+
+Standard library only: this runs on the managed host.
+"""
+
+from __future__ import absolute_import, division, print_function
+
+__metaclass__ = type
+
+import json
+import os
+import stat
+
+from ansible_collections.ai4artsed.devserver.plugins.module_utils.archive import (
+    ArchiveError,
+    archive_path,
+    is_inside,
+    same_content,
+    same_filesystem,
+)
+
+RECORD_NAME = ".ai4artsed-model-links.json"
+RECORD_VERSION = 1
+ON_CONFLICT = ("fail", "archive")
+
+_ABSENT = ("absent", None)
+_DIR = ("dir", None)
+
+
+class LayoutError(Exception):
+    """The declared layout cannot be reached safely; nothing was changed."""
+
+
+class Plan(object):
+    """The actions, the problems found while planning, and the counts a module reports."""
+
+    def __init__(self, link_root, store_root, archive_root):
+        self.link_root = link_root
+        self.store_root = store_root
+        self.archive_root = archive_root
+        self.actions = []
+        self.errors = []
+        self.unchanged = 0
+        self.record = None
+
+    @property
+    def changed(self):
+        return bool(self.actions)
+
+    def counts(self):
+        counts = {"linked": 0, "relinked": 0, "unlinked": 0, "expanded": 0, "archived": 0,
+                  "directories": 0, "unchanged": self.unchanged}
+        names = {"link": "linked", "relink": "relinked", "unlink": "unlinked", "expand": "expanded",
+                 "archive": "archived", "mkdir": "directories"}
+        for action in self.actions:
+            if action["action"] in names:
+                counts[names[action["action"]]] += 1
+        return counts
+
+    def changes(self):
+        """The actions as the module returns them: paths relative to the link root."""
+        shown = []
+        for action in self.actions:
+            item = dict((key, value) for key, value in action.items() if key not in ("entries", "sha256"))
+            if "path" in item:
+                item["path"] = os.path.relpath(item["path"], self.link_root)
+            if action["action"] == "expand":
+                item["links"] = len([1 for kind, _rel, _value in action["entries"] if kind == "link"])
+            shown.append(item)
+        return shown
+
+    def diff(self):
+        before, after = [], []
+        for action in self.actions:
+            kind = action["action"]
+            name = os.path.relpath(action["path"], self.link_root) if "path" in action else RECORD_NAME
+            if kind == "link":
+                before.append("%s: absent" % name)
+                after.append("%s -> %s" % (name, action["after"]))
+            elif kind == "relink":
+                before.append("%s -> %s" % (name, action["before"]))
+                after.append("%s -> %s" % (name, action["after"]))
+            elif kind == "unlink":
+                before.append("%s -> %s" % (name, action["before"]))
+                after.append("%s: absent" % name)
+            elif kind == "expand":
+                before.append("%s -> %s (directory symlink)" % (name, action["before"]))
+                after.append("%s/ (real directory)" % name)
+                for entry_kind, rel, value in action["entries"]:
+                    if entry_kind == "link":
+                        after.append("%s -> %s" % (os.path.join(name, rel), value))
+            elif kind == "archive":
+                before.append("%s: %s" % (name, action["before"]))
+                after.append("%s: moved to the archive (%s)" % (name, action["reason"]))
+            elif kind == "mkdir":
+                before.append("%s/: absent" % name)
+                after.append("%s/ (real directory)" % name)
+            elif kind == "record":
+                before.append("%s: %d managed links" % (name, len(action["before"])))
+                after.append("%s: %d managed links" % (name, len(action["after"])))
+        return {"before_header": self.link_root, "after_header": self.link_root,
+                "before": "\n".join(before) + ("\n" if before else ""),
+                "after": "\n".join(after) + ("\n" if after else "")}
+
+
+def _clean_relative(value, root):
+    """A normalised path relative to root, or None when it is empty, escapes root or is odd."""
+    if not isinstance(value, str) or not value.strip():
+        return None
+    if value[0] != "/" and value[-1] != "/" and "//" not in value:
+        parts = value.split("/")
+        if "." not in parts and ".." not in parts:
+            return value  # already clean: the common case, without normpath/relpath per link
+    path = value if os.path.isabs(value) else os.path.join(root, value)
+    path = os.path.normpath(path)
+    if not is_inside(path, root) or path == os.path.normpath(root):
+        return None
+    return os.path.relpath(path, root)
+
+
+def read_record(link_root):
+    path = os.path.join(link_root, RECORD_NAME)
+    if not os.path.lexists(path):
+        return None
+    try:
+        with open(path) as handle:
+            record = json.load(handle)
+        if not isinstance(record.get("links"), dict):
+            raise ValueError("no links")
+    except (ValueError, OSError, AttributeError) as error:
+        raise LayoutError(
+            "The record of managed links %s cannot be read (%s). Move it aside and run again: links"
+            " it listed are then treated as unmanaged and left alone." % (path, error)
+        )
+    return record
+
+
+class _Tree(object):
+    """The link tree as read once (scandir, links not followed), plus the planned changes."""
+
+    def __init__(self, link_root):
+        self.root = link_root
+        self.entries = {}  # rel -> (kind, link value or None)
+        self.overlay = {}
+        self.fresh = set()  # planned real directories whose content is only what the overlay says
+        self.dir_links = []  # rel paths of directory-level symlinks
+        self.broken = []  # rel paths of symlinks that resolve to nothing (now)
+
+    def scan(self, wanted_links):
+        """Walk once (directory file descriptors, so the kernel does not resolve full paths again);
+        a symlink is stat'ed only when its value is not the declared one."""
+        stack = [""]
+        entries, flags = self.entries, os.O_RDONLY | os.O_DIRECTORY | getattr(os, "O_NOFOLLOW", 0)
+        while stack:
+            rel_dir = stack.pop()
+            prefix = rel_dir + "/" if rel_dir else ""
+            descriptor = os.open(os.path.join(self.root, rel_dir), flags)
+            try:
+                with os.scandir(descriptor) as listing:
+                    for entry in listing:
+                        name = entry.name
+                        rel = prefix + name
+                        if entry.is_symlink():
+                            value = os.readlink(name, dir_fd=descriptor)
+                            entries[rel] = ("link", value)
+                            if wanted_links.get(rel) != value:
+                                try:
+                                    if stat.S_ISDIR(os.stat(name, dir_fd=descriptor).st_mode):
+                                        self.dir_links.append(rel)
+                                except OSError:
+                                    self.broken.append(rel)
+                        elif entry.is_dir(follow_symlinks=False):
+                            entries[rel] = _DIR
+                            stack.append(rel)
+                        elif not prefix and name == RECORD_NAME:
+                            continue
+                        elif entry.is_file(follow_symlinks=False):
+                            entries[rel] = ("file", None)
+                        else:
+                            entries[rel] = ("other", None)
+            finally:
+                os.close(descriptor)
+        self.dir_links.sort()
+
+    def state(self, rel):
+        if rel in self.overlay:
+            return self.overlay[rel]
+        if self.fresh:
+            parent = os.path.dirname(rel)
+            while parent:
+                if parent in self.fresh:
+                    return _ABSENT
+                parent = os.path.dirname(parent)
+        return self.entries.get(rel, _ABSENT)
+
+    def set(self, rel, state, fresh=False):
+        self.overlay[rel] = state
+        if fresh:
+            self.fresh.add(rel)
+
+
+def _store_location(real, store_root, real_store):
+    """Where a link should point for a file whose real path is `real`: inside the store when it is."""
+    if is_inside(real, real_store):
+        return os.path.normpath(os.path.join(store_root, os.path.relpath(real, real_store)))
+    return real
+
+
+def _expansion(link_root, rel, store_root, real_store):
+    """The real directories and per-file links that replace the directory symlink at rel.
+
+    Follows nested directory symlinks (ComfyUI does) with a guard against loops; broken links and
+    special files expose nothing and are left out.
+    """
+    entries, skipped = [], 0
+    link_dir = os.path.join(link_root, rel)
+    seen = set()
+    stack = [("", os.path.realpath(link_dir))]
+    while stack:
+        rel_dir, real_dir = stack.pop()
+        if real_dir in seen:
+            continue
+        seen.add(real_dir)
+        for name in sorted(os.listdir(real_dir)):
+            source = os.path.join(real_dir, name)
+            rel_item = os.path.join(rel_dir, name) if rel_dir else name
+            if os.path.isdir(source):
+                entries.append(("dir", rel_item, None))
+                stack.append((rel_item, os.path.realpath(source)))
+            elif os.path.isfile(source):
+                target = _store_location(os.path.realpath(source), store_root, real_store)
+                value = os.path.relpath(target, os.path.dirname(os.path.join(link_dir, rel_item)))
+                entries.append(("link", rel_item, value))
+            else:
+                skipped += 1
+    return entries, skipped
+
+
+def _check_roots(link_root, store_root, archive_root):
+    if os.path.islink(link_root):
+        raise LayoutError(
+            "The link root %s is a symlink; refusing to work through it. Point link_root at the real"
+            " directory (ComfyUI's models/ folder)." % link_root)
+    if not os.path.isdir(link_root):
+        raise LayoutError("The link root %s is not a directory; install ComfyUI first or fix link_root." % link_root)
+    if not os.path.isdir(store_root):
+        raise LayoutError("The store root %s is not a directory; create the model store first." % store_root)
+    named = (("link_root", link_root), ("store_root", store_root), ("archive_root", archive_root))
+    for first_name, first in named:
+        for second_name, second in named:
+            if first_name != second_name and is_inside(first, second):
+                raise LayoutError("%s (%s) must not be inside %s (%s); keep the three trees apart." % (
+                    first_name, first, second_name, second))
+    if os.path.islink(archive_root):
+        raise LayoutError("The archive root %s is a symlink; point archive_root at the real directory." % archive_root)
+    if not same_filesystem(link_root, archive_root):
+        raise LayoutError(
+            "The archive %s is not on the filesystem of the link root %s. Files are only moved, never copied"
+            " and deleted: put the archive on the same filesystem (common_archive_dir)." % (archive_root, link_root))
+
+
+class _StoreIndex(object):
+    """Validates targets with one directory listing per store folder instead of a stat per file."""
+
+    def __init__(self, store_root):
+        self.store_root = store_root
+        self.real_store = os.path.realpath(store_root)
+        self.listings = {}
+        self.dir_problems = {}
+
+    def problem(self, target):
+        """None when target is a regular file inside the store (after links), else why not."""
+        directory, _sep, name = target.rpartition("/")
+        if directory not in self.listings:
+            real = os.path.realpath(directory)
+            self.dir_problems[directory] = None if is_inside(real, self.real_store) else (
+                "its folder resolves to %s, outside the store %s" % (real, self.real_store))
+            try:
+                with os.scandir(directory) as listing:
+                    self.listings[directory] = dict(
+                        (entry.name, "file" if entry.is_file(follow_symlinks=False)
+                         else "link" if entry.is_symlink() else "other") for entry in listing)
+            except OSError:
+                self.listings[directory] = {}
+        if self.dir_problems[directory]:
+            return self.dir_problems[directory]
+        kind = self.listings[directory].get(name)
+        if kind is None:
+            return "it does not exist in the store; download it first or remove the link from the declaration"
+        if kind == "file":
+            return None
+        if kind == "link" and os.path.isfile(target):
+            if is_inside(os.path.realpath(target), self.real_store):
+                return None
+            return "it is a symlink that resolves outside the store"
+        return "it is not a regular file (declare one link per file, not per folder)"
+
+
+def plan_links(link_root, store_root, links, archive_root, on_conflict="fail"):
+    """Compare the tree with the declared links and return the Plan; raises LayoutError when a
+    safe plan is impossible (the message lists every problem). Reads only."""
+    link_root = os.path.abspath(link_root)
+    store_root = os.path.abspath(store_root)
+    archive_root = os.path.abspath(archive_root)
+    if on_conflict not in ON_CONFLICT:
+        raise LayoutError("on_conflict must be one of %s, not %r" % (", ".join(ON_CONFLICT), on_conflict))
+    _check_roots(link_root, store_root, archive_root)
+    plan = Plan(link_root, store_root, archive_root)
+    index = _StoreIndex(store_root)
+    if os.sep != "/":
+        raise LayoutError("model_links runs on POSIX hosts only")
+
+    declared = {}
+    for raw_link, raw_target in sorted((links or {}).items()):
+        rel = _clean_relative(raw_link, link_root)
+        target_rel = _clean_relative(raw_target, store_root)
+        if rel is None or rel == RECORD_NAME:
+            plan.errors.append("link %r: not a path inside the link root %s" % (raw_link, link_root))
+            continue
+        if target_rel is None:
+            plan.errors.append("link %s: target %r is not a path inside the store %s" % (rel, raw_target, store_root))
+            continue
+        problem = index.problem(store_root + "/" + target_rel)
+        if problem:
+            plan.errors.append("link %s: target %s: %s" % (rel, os.path.join(store_root, target_rel), problem))
+            continue
+        declared[rel] = target_rel
+    folders = set(rel.rpartition("/")[0] for rel in declared)
+    for folder in sorted(folders):
+        parent = folder
+        while parent:
+            if parent in declared:
+                plan.errors.append("links are declared inside %s, which is declared as a link itself" % parent)
+            parent = parent.rpartition("/")[0]
+    if plan.errors:
+        raise LayoutError("Nothing was changed. " + "; ".join(plan.errors))
+
+    # The link value: from the link's folder up to the store, then down to the target (one relpath per folder).
+    prefixes, desired = {}, {}
+    for rel, target_rel in declared.items():
+        folder = rel.rpartition("/")[0]
+        if folder not in prefixes:
+            prefixes[folder] = os.path.relpath(store_root, os.path.join(link_root, folder) if folder else link_root)
+        desired[rel] = prefixes[folder] + "/" + target_rel
+    tree = _Tree(link_root)
+    tree.scan(desired)
+
+    # 1. Directory-level symlinks become real directories with one link per file they exposed.
+    for rel in tree.dir_links:  # never nested: the scan does not descend into symlinks
+        entries, skipped = _expansion(link_root, rel, store_root, index.real_store)
+        plan.actions.append({"action": "expand", "path": os.path.join(link_root, rel),
+                             "before": tree.entries[rel][1], "entries": entries, "skipped": skipped})
+        tree.set(rel, _DIR, fresh=True)
+        for kind, item, value in entries:
+            tree.set(os.path.join(rel, item), _DIR if kind == "dir" else ("link", value))
+
+    # 2. Every declared link, with real directories above it.
+    hashes, ready = {}, set()
+    for rel in sorted(declared):
+        folder = rel.rpartition("/")[0]
+        if folder and folder not in ready:
+            parts = folder.split("/")
+            for depth in range(1, len(parts) + 1):
+                parent = "/".join(parts[:depth])
+                if parent in ready:
+                    continue
+                if not _ensure_directory(plan, tree, parent, on_conflict, hashes):
+                    break
+                ready.add(parent)
+            if folder not in ready:
+                continue
+        kind_value = tree.state(rel)
+        if kind_value[0] == "link" and kind_value[1] == desired[rel]:
+            plan.unchanged += 1  # the common no-op case, without building paths
+            continue
+        _ensure_link(plan, tree, rel, os.path.join(link_root, rel), os.path.join(store_root, declared[rel]),
+                     desired[rel], on_conflict, hashes)
+
+    # 3. Links this module made earlier and that are no longer declared.
+    record = read_record(link_root)
+    if record:
+        old_store = os.path.abspath(record.get("store_root") or store_root)
+        for rel in sorted(record["links"]):
+            if rel in declared:
+                continue
+            clean = _clean_relative(rel, link_root)
+            if clean is None or clean in declared:
+                continue
+            kind, value = tree.state(clean)
+            if kind != "link":
+                continue  # replaced by something else since: no longer ours
+            pointed = os.path.normpath(os.path.join(os.path.dirname(os.path.join(link_root, clean)), value))
+            if is_inside(pointed, store_root) or is_inside(pointed, old_store):
+                plan.actions.append({"action": "unlink", "path": os.path.join(link_root, clean), "before": value,
+                                     "reason": "managed link no longer declared"})
+                tree.set(clean, _ABSENT)
+
+    # 4. A broken symlink that points at a directory this plan creates would become a directory-level
+    #    symlink: it goes to the archive (it exposes nothing now, and a rollback can put it back).
+    for rel in tree.broken:
+        kind, value = tree.state(rel)
+        if kind != "link":
+            continue
+        pointed = os.path.normpath(os.path.join(os.path.dirname(os.path.join(link_root, rel)), value))
+        if is_inside(pointed, link_root) and pointed != link_root and \
+                tree.state(os.path.relpath(pointed, link_root))[0] == "dir":
+            _archive_action(plan, tree, rel, kind, value,
+                            "broken symlink that would become a directory-level symlink")
+
+    if plan.errors:
+        raise LayoutError("Nothing was changed. " + "; ".join(plan.errors))
+
+    # 5. The record of what is managed now.
+    new_record = {"version": RECORD_VERSION, "store_root": store_root, "links": declared}
+    if record != new_record:
+        plan.actions.append({"action": "record", "before": (record or {}).get("links", {}), "after": declared})
+    plan.record = new_record
+    return plan
+
+
+def _describe_state(link_root, rel, kind, value):
+    path = os.path.join(link_root, rel)
+    if kind == "link":
+        return "symlink -> %s" % value
+    if kind == "file":
+        return "file, %d bytes" % os.lstat(path).st_size
+    return "%s" % ("directory" if kind == "dir" else "special file")
+
+
+def _archive_action(plan, tree, rel, kind, value, reason, sha256=None):
+    plan.actions.append({"action": "archive", "path": os.path.join(plan.link_root, rel),
+                         "before": _describe_state(plan.link_root, rel, kind, value),
+                         "reason": reason, "sha256": sha256})
+    tree.set(rel, _ABSENT)
+
+
+def _ensure_directory(plan, tree, rel, on_conflict, hashes):
+    kind, value = tree.state(rel)
+    if kind == "dir":
+        return True
+    path = os.path.join(plan.link_root, rel)
+    if kind == "link":
+        plan.actions.append({"action": "unlink", "path": path, "before": value,
+                             "reason": "symlink in the way of a directory"})
+    elif kind != "absent":
+        if on_conflict != "archive":
+            plan.errors.append(
+                "%s (%s) is in the way of a directory the declared links need; move it away or set"
+                " on_conflict: archive" % (path, _describe_state(plan.link_root, rel, kind, value)))
+            return False
+        _archive_action(plan, tree, rel, kind, value, "in the way of a link directory")
+    plan.actions.append({"action": "mkdir", "path": path})
+    tree.set(rel, _DIR, fresh=True)
+    return True
+
+
+def _ensure_link(plan, tree, rel, path, target, wanted, on_conflict, hashes):
+    kind, value = tree.state(rel)
+    if kind == "link":
+        if value == wanted:
+            plan.unchanged += 1
+            return
+        plan.actions.append({"action": "relink", "path": path, "before": value, "after": wanted})
+        tree.set(rel, ("link", wanted))
+        return
+    if kind == "file":
+        equal, digest = same_content(path, target, hashes)
+        if equal:
+            _archive_action(plan, tree, rel, kind, value, "identical copy of store file %s" % target, digest)
+        elif on_conflict == "archive":
+            _archive_action(plan, tree, rel, kind, value, "differs from store file %s (on_conflict: archive)" % target)
+        else:
+            plan.errors.append(
+                "%s (%d bytes) is a real file that differs from the store file %s (%d bytes); move one of them"
+                " away, or set on_conflict: archive to archive %s" % (
+                    path, os.lstat(path).st_size, target, os.stat(target).st_size, path))
+            return
+    elif kind != "absent":
+        if on_conflict != "archive":
+            plan.errors.append("%s (%s) is where a link is declared; move it away or set on_conflict: archive" % (
+                path, _describe_state(plan.link_root, rel, kind, value)))
+            return
+        _archive_action(plan, tree, rel, kind, value, "in the way of declared link (on_conflict: archive)")
+    plan.actions.append({"action": "link", "path": path, "after": wanted})
+    tree.set(rel, ("link", wanted))
+
+
+# Apply ---------------------------------------------------------------------------------------
+
+
+def unlink_symlink(path):
+    """The only unlink in this collection: refuses anything that is not a symlink right now."""
+    if not stat.S_ISLNK(os.lstat(path).st_mode):
+        raise LayoutError("Refusing to remove %s: it is no longer a symlink (changed while running?)" % path)
+    os.unlink(path)
+
+
+def _replace_symlink(path, value):
+    if not os.path.islink(path):
+        raise LayoutError("Refusing to replace %s: it is no longer a symlink (changed while running?)" % path)
+    temporary = "%s.ai4artsed-new" % path
+    number = 0
+    while os.path.lexists(temporary):
+        number += 1
+        temporary = "%s.ai4artsed-new-%d" % (path, number)
+    os.symlink(value, temporary)
+    os.replace(temporary, path)  # atomic: the name always points somewhere
+
+
+def _write_record(link_root, record):
+    path = os.path.join(link_root, RECORD_NAME)
+    temporary = path + ".tmp"
+    with open(temporary, "w") as handle:
+        json.dump(record, handle, indent=1, sort_keys=True)
+        handle.write("\n")
+        handle.flush()
+        os.fsync(handle.fileno())
+    os.replace(temporary, path)
+
+
+def apply_plan(plan, now=None):
+    """Carry out the plan in order. Every step re-checks what it acts on; returns archive records."""
+    records = []
+    try:
+        for action in plan.actions:
+            kind = action["action"]
+            path = action.get("path")
+            if kind == "expand":
+                unlink_symlink(path)
+                os.mkdir(path)
+                for entry_kind, rel, value in action["entries"]:
+                    if entry_kind == "dir":
+                        os.mkdir(os.path.join(path, rel))
+                    else:
+                        os.symlink(value, os.path.join(path, rel))
+            elif kind == "mkdir":
+                os.mkdir(path)
+            elif kind == "unlink":
+                unlink_symlink(path)
+            elif kind == "link":
+                os.symlink(action["after"], path)
+            elif kind == "relink":
+                _replace_symlink(path, action["after"])
+            elif kind == "archive":
+                records.append(archive_path(path, plan.link_root, plan.archive_root, action["reason"],
+                                            sha256=action.get("sha256"), now=now))
+            elif kind == "record":
+                _write_record(plan.link_root, plan.record)
+    except (OSError, ArchiveError) as error:
+        raise LayoutError("Stopped at %s %s: %s. Steps before it were done; run again to finish." % (
+            kind, path or RECORD_NAME, error))
+    return records

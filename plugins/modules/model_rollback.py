@@ -1,0 +1,122 @@
+#!/usr/bin/python
+# -*- coding: utf-8 -*-
+# Copyright: (c) 2026, AI4ArtsEd DevServer team
+# GNU General Public License v3.0+ (see https://www.gnu.org/licenses/gpl-3.0.txt)
+
+from __future__ import absolute_import, division, print_function
+
+__metaclass__ = type
+
+DOCUMENTATION = r"""
+---
+module: model_rollback
+short_description: Put archived model files back by replaying the archive ledger backwards
+version_added: "0.1.0"
+description:
+  - Reads C(ledger.jsonl) in O(archive_root) (written by M(ai4artsed.devserver.model_archive),
+    M(ai4artsed.devserver.model_links) and C(hf_model)) and moves every file that is still archived back to where
+    it came from, newest move first. Merge moves (C(VAE/) into C(vae/)) are undone the same way.
+  - Never overwrites. When something exists at the original place again, that entry is left in the archive and
+    reported in RV(conflicts); when the archived file is gone, it is reported in RV(missing).
+  - Each restoration is appended to the ledger as a line with C(action=restore), so a second run reports no change.
+author:
+  - AI4ArtsEd DevServer team (@ai4artsed)
+options:
+  archive_root:
+    description:
+      - The archive that holds C(ledger.jsonl).
+    type: path
+    required: true
+  since:
+    description:
+      - Only undo moves made at or after this time (ISO 8601, for example C(2026-11-27T10:00:00Z); a time
+        without zone is UTC).
+    type: str
+  path_prefix:
+    description:
+      - Only undo moves whose original path is this path or below it.
+    type: path
+attributes:
+  check_mode:
+    support: full
+    description: Reports what it would restore, the conflicts and the missing entries; moves nothing.
+  diff_mode:
+    support: full
+    description: Lists each file before (in the archive) and after (back in place).
+seealso:
+  - module: ai4artsed.devserver.model_archive
+"""
+
+EXAMPLES = r"""
+- name: Put back everything archived since this morning under the ComfyUI models folder
+  ai4artsed.devserver.model_rollback:
+    archive_root: /home/ai4artsed/ai/model-archive
+    since: "2026-11-27T06:00:00Z"
+    path_prefix: /home/ai4artsed/ai/SwarmUI/dlbackend/ComfyUI/models
+  register: rollback
+"""
+
+RETURN = r"""
+changed:
+  description: Whether a file was (or in check mode would be) put back.
+  returned: always
+  type: bool
+restored:
+  description: The entries put back (in check mode, those that would be), newest first.
+  returned: always
+  type: list
+  elements: dict
+  sample: [{from: /home/ai4artsed/ai/model-archive/vae/a.safetensors,
+            to: /home/ai4artsed/ai/SwarmUI/dlbackend/ComfyUI/models/vae/a.safetensors, size: 335304388}]
+conflicts:
+  description: Entries left in the archive because their original place is taken; C(problem) says by what.
+  returned: always
+  type: list
+  elements: dict
+missing:
+  description: Entries whose archived file is no longer where the ledger says.
+  returned: always
+  type: list
+  elements: dict
+"""
+
+from ansible.module_utils.basic import AnsibleModule
+from ansible_collections.ai4artsed.devserver.plugins.module_utils.archive import (
+    ArchiveError,
+    apply_rollback,
+    plan_rollback,
+)
+
+
+def main():
+    module = AnsibleModule(
+        argument_spec={
+            "archive_root": {"type": "path", "required": True},
+            "since": {"type": "str"},
+            "path_prefix": {"type": "path"},
+        },
+        supports_check_mode=True,
+    )
+    params = module.params
+    result = {"changed": False, "restored": [], "conflicts": [], "missing": []}
+    try:
+        plan = plan_rollback(params["archive_root"], since=params["since"], path_prefix=params["path_prefix"])
+        for state, key in (("restore", "restored"), ("conflict", "conflicts"), ("missing", "missing")):
+            result[key] = [entry for entry in plan if entry["state"] == state]
+        result["changed"] = bool(result["restored"])
+        for entry in result["conflicts"]:
+            module.warn(entry["problem"])
+        if module._diff and result["restored"]:
+            result["diff"] = {
+                "before": "".join("%s (archived)\n" % entry["from"] for entry in result["restored"]),
+                "after": "".join("%s (restored)\n" % entry["to"] for entry in result["restored"]),
+            }
+        if result["changed"] and not module.check_mode:
+            apply_rollback(params["archive_root"], plan)
+    except ArchiveError as error:
+        module.fail_json(msg=str(error), **result)
+    module.exit_json(**result)
+
+
+if __name__ == "__main__":
+    main()
