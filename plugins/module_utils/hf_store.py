@@ -17,6 +17,7 @@ import os
 import time
 from concurrent.futures import ThreadPoolExecutor
 
+from ansible_collections.ai4artsed.devserver.plugins.module_utils.archive import ArchiveError, archive_path
 from ansible_collections.ai4artsed.devserver.plugins.module_utils.disk import human_bytes
 from ansible_collections.ai4artsed.devserver.plugins.module_utils.hf_download import (
     CHUNK_SIZE,
@@ -262,8 +263,6 @@ def _write_record(plan, settings, sha256, git_oid, commit):
 
 
 def _archive(path, settings, reason, sha256):
-    from ansible_collections.ai4artsed.devserver.plugins.module_utils.archive import ArchiveError, archive_path
-
     try:
         return archive_path(path, settings.root, settings.archive_root, reason, sha256=sha256)
     except ArchiveError as error:

@@ -413,3 +413,56 @@ def test_allow_patterns_download_a_multi_file_model_as_a_folder(capsys, hub, sto
         assert (folder / path).read_bytes() == AUDIO[path]
     failed, again = run_hf_model(capsys, args)
     assert again["changed"] is False
+
+
+# -- nothing is ever deleted: absent and replace go through the archive -------------------------
+
+def ledger(archive):
+    return [json.loads(line) for line in (archive / "ledger.jsonl").read_text().splitlines()]
+
+
+def test_absent_moves_the_file_to_the_archive_with_a_ledger_line(capsys, hub, store, tmp_path):
+    archive = tmp_path / "archive"
+    run_hf_model(capsys, base(hub, store))
+    dest = store / "Stable-Diffusion" / "model.safetensors"
+    absent = base(hub, store, state="absent", archive_root=str(archive))
+
+    failed, planned = run_hf_model(capsys, absent, check_mode=True)
+    assert not failed and planned["changed"] is True and planned["action"] == "archive"
+    assert dest.exists() and not archive.exists()
+
+    failed, result = run_hf_model(capsys, absent)
+    assert not failed, result
+    assert result["changed"] is True
+    archived = archive / "Stable-Diffusion" / "model.safetensors"
+    assert result["archived_to"] == str(archived)
+    assert not dest.exists()
+    assert archived.read_bytes() == MODEL
+    (line,) = ledger(archive)
+    assert (line["from"], line["to"], line["size"]) == (str(dest), str(archived), len(MODEL))
+    assert line["sha256"] == hub.repos[("model", "org/model")].files["model.safetensors"].sha256
+    assert "hf_model state=absent" in line["reason"]
+
+    failed, again = run_hf_model(capsys, absent)
+    assert not failed and again["changed"] is False and again["action"] == "absent"
+
+
+def test_absent_without_an_archive_root_is_refused(capsys, hub, store):
+    run_hf_model(capsys, base(hub, store))
+    failed, result = run_hf_model(capsys, base(hub, store, state="absent"))
+    assert failed and "archive_root is not set" in result["msg"]
+    assert (store / "Stable-Diffusion" / "model.safetensors").read_bytes() == MODEL
+
+
+def test_a_different_file_is_archived_before_the_verified_one_replaces_it(capsys, hub, store, tmp_path):
+    archive = tmp_path / "archive"
+    dest = store / "Stable-Diffusion" / "model.safetensors"
+    dest.parent.mkdir()
+    truncated = MODEL[: len(MODEL) // 2]
+    dest.write_bytes(truncated)
+    failed, result = run_hf_model(capsys, base(hub, store, archive_root=str(archive)))
+    assert not failed, result
+    assert result["action"] == "replace"
+    assert dest.read_bytes() == MODEL
+    assert (archive / "Stable-Diffusion" / "model.safetensors").read_bytes() == truncated
+    assert ledger(archive)[0]["to"] == result["archived_to"]
