@@ -129,17 +129,26 @@ def verified_store(scratch, endpoint, repo_id, size):
     return root, commit
 
 
-def rerun_seconds(root, endpoint, repo_id, revision, pinned, reps):
+def rerun_once(root, endpoint, repo_id, revision, pinned):
     params = {"repo_id": repo_id, "revision": revision, "repo_type": "model",
               "files": [{"filename": "part-%02d.safetensors" % i, "dest": "store/part-%02d.safetensors" % i,
                          "sha256": SPARSE_SHA if pinned else None} for i in range(16)]}
-    timings = []
-    for _ in range(reps):
-        started = time.perf_counter()
-        result = run(params, settings_for(root, endpoint, 8))
-        timings.append(time.perf_counter() - started)
-        assert not result["changed"] and not result["failed_files"], result["summary"]
-    return statistics.median(timings)
+    started = time.perf_counter()
+    result = run(params, settings_for(root, endpoint, 8))
+    seconds = time.perf_counter() - started
+    assert not result["changed"] and not result["failed_files"], result["summary"]
+    return seconds
+
+
+def rerun_ratio(stores, endpoint, pinned, reps):
+    """Median seconds of a no-op re-run for each store, measured alternately after one warm-up each."""
+    timings = {label: [] for label in stores}
+    for rep in range(reps + 1):
+        for label, (root, repo_id, commit) in stores.items():
+            seconds = rerun_once(root, endpoint, repo_id, commit if pinned else "main", pinned)
+            if rep:  # the first round warms connections and caches
+                timings[label].append(seconds)
+    return {label: statistics.median(values) for label, values in timings.items()}
 
 
 def main():
@@ -166,15 +175,18 @@ def main():
                     shard_names, 8, arguments.reps)
         big_root, big_commit = verified_store(scratch, endpoint, "bench/store-100g", sparse)
         small_root, small_commit = verified_store(scratch, endpoint, "bench/store-1m", 64 * 1024)
+        stores = {"100 GB": (big_root, "bench/store-100g", big_commit),
+                  "1 MB": (small_root, "bench/store-1m", small_commit)}
         reps = max(arguments.reps, 21)  # the runs take milliseconds: many, and the median
+        c = {}
         for label, pinned in (("branch revision, 1 HEAD per file", False), ("pinned commit + sha256", True)):
-            big = rerun_seconds(big_root, endpoint, "bench/store-100g", big_commit if pinned else "main", pinned, reps)
-            small = rerun_seconds(small_root, endpoint, "bench/store-1m", small_commit if pinned else "main",
-                                  pinned, reps)
-            print("(c) re-run, %s: 100 GB store %.4f s, 1 MB store %.4f s, ratio %.2f"
-                  % (label, big, small, big / small))
-        print("targets: (a) >= 0.95 -> %s, (b) >= 1.0 -> %s" % ("met" if a >= 0.95 else "MISSED",
-                                                                  "met" if b >= 1.0 else "MISSED"))
+            seconds = rerun_ratio(stores, endpoint, pinned, reps)
+            c[label] = seconds["100 GB"] / seconds["1 MB"]
+            print("(c) re-run of 16 files, %s: 100 GB store %.4f s, 1 MB store %.4f s, ratio %.2f"
+                  % (label, seconds["100 GB"], seconds["1 MB"], c[label]))
+        print("targets: (a) >= 0.95 -> %s, (b) >= 1.0 -> %s, (c) <= 1.2 -> %s" % (
+            "met" if a >= 0.95 else "MISSED", "met" if b >= 1.0 else "MISSED",
+            "met" if max(c.values()) <= 1.2 else "MISSED"))
     finally:
         hub.terminate()
         hub.wait()
