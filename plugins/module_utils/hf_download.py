@@ -54,7 +54,7 @@ except ImportError:
     HF_IMPORT_ERROR = traceback.format_exc()
 
 DEFAULT_ENDPOINT = "https://huggingface.co"
-CHUNK_SIZE = 8 * 1024 * 1024
+CHUNK_SIZE = 4 * 1024 * 1024
 SHA256_RE = re.compile(r"^[0-9a-f]{64}$")
 GIT_OID_RE = re.compile(r"^[0-9a-f]{40}$")
 
@@ -342,6 +342,14 @@ class Transfer:
             os.fsync(handle.fileno())
         return self.digest.finish()
 
+    def _keep(self, handle, block):
+        handle.write(block)
+        self.digest.update(block)
+        self.offset += len(block)
+        self.bytes_downloaded += len(block)
+        if self.progress is not None:
+            self.progress.add(len(block))
+
     def _stream(self, handle, expected_sha256):
         """One GET from self.offset on; self.offset always counts the bytes safely in the partial file."""
         headers = {}
@@ -376,14 +384,18 @@ class Transfer:
                         self.progress.add(-self.offset)
                     self.resumed_from = 0
                     self.offset = 0
-                # Blocks as they arrive: a cut connection loses nothing that was received.
-                for block in response.iter_raw():
-                    handle.write(block)
-                    self.digest.update(block)
-                    self.offset += len(block)
-                    self.bytes_downloaded += len(block)
-                    if self.progress is not None:
-                        self.progress.add(len(block))
+                # Network reads are small; write and hash in blocks of about CHUNK_SIZE, and keep
+                # whatever arrived before a cut (the finally clause) so that nothing is fetched twice.
+                pending = bytearray()
+                try:
+                    for block in response.iter_raw():
+                        pending += block
+                        if len(pending) >= CHUNK_SIZE:
+                            self._keep(handle, bytes(pending))
+                            pending = bytearray()
+                finally:
+                    if pending:
+                        self._keep(handle, bytes(pending))
         except httpx.TransportError as error:
             raise HfModelError("network", "%s: %s" % (type(error).__name__, error))
         if size is not None and self.offset < size:

@@ -251,7 +251,10 @@ def _make_parents(dest, settings):
         missing.append(directory)
         directory = os.path.dirname(directory)
     for directory in reversed(missing):
-        os.mkdir(directory)
+        try:
+            os.mkdir(directory)
+        except FileExistsError:
+            continue  # a parallel download of the same batch made it first
         settings.set_dir_owner(directory)
 
 
