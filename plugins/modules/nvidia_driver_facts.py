@@ -13,7 +13,7 @@ module: nvidia_driver_facts
 short_description: Detect NVIDIA GPUs and their driver, and plan the open-module driver install
 version_added: "0.1.0"
 description:
-  - Reads, and never changes, what decides the NVIDIA driver of a host, in this order
+  - Reads, and never changes, what decides the NVIDIA driver of a host, in this order, first
     whether it runs in a container (Ansible's virtualization facts, C(systemd-detect-virt --container),
     C(/.dockerenv), C(/run/.containerenv)); the NVIDIA GPUs in C(/sys/bus/pci/devices) with their PCI ids;
     the loaded driver from C(/proc/driver/nvidia/version); the module the next boot loads (C(modinfo));
@@ -93,9 +93,9 @@ options:
     default: ""
   facts_override:
     description:
-      - Raw facts that replace what would be read on the host, for tests and rehearsals, for example
-        C({container: "", pci_devices: [...], platform: Ubuntu-24.04}). Keys are those of
-        C(empty_facts()) in the C(nvidia) module_utils. Overridden facts are not read.
+      - Raw facts that replace what would be read on the host, for tests and rehearsals (see the examples).
+        Keys are those of C(empty_facts()) in the C(nvidia) module_utils, for example C(container),
+        C(pci_devices), C(smi_output), C(secure_boot), C(packages) and C(platform). Overridden facts are not read.
     type: dict
     default: {}
 attributes:
