@@ -27,10 +27,9 @@ def fake(platform, **more):
     return {"fake": facts}
 
 
-def plan_of(output):
-    match = re.search(r"NVIDIA_PLAN (\{.*\})\"?\s*$", output, re.MULTILINE)
-    assert match, output
-    return json.loads(match.group(1).replace('\\"', '"'))
+def plan_of(path, output):
+    assert path.exists(), output
+    return json.loads(path.read_text())
 
 
 def recap(output, key):
@@ -70,10 +69,11 @@ def test_status_report_shows_no_gpu_and_changes_nothing(run_playbook):
     ],
 )
 def test_check_mode_selects_repository_and_open_packages_and_installs_nothing(
-        host, run_playbook, platform, repository, pinning, packages, headers):
-    returncode, output = run_playbook("plan_probe.yml", fake(platform), check=True)
+        host, run_playbook, tmp_path, platform, repository, pinning, packages, headers):
+    plan_file = tmp_path / "plan.json"
+    returncode, output = run_playbook("plan_probe.yml", dict(fake(platform), plan_file=str(plan_file)), check=True)
     assert returncode == 0, output
-    result = plan_of(output)
+    result = plan_of(plan_file, output)
     plan = result["plan"]
     assert plan["action"] == "install"
     assert result["state"] == "absent"
