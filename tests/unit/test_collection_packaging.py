@@ -36,7 +36,9 @@ def test_build_is_named_after_galaxy_yml(built_collection):
     "required",
     ["MANIFEST.json", "README.md", "meta/runtime.yml", "site.yml", "playbooks/site.yml",
      "roles/common/tasks/main.yml", "roles/common/meta/argument_specs.yml", "plugins/modules/free_space.py",
-     "plugins/module_utils/disk.py", "inventories/production/hosts.yml", "changelogs/changelog.yaml"],
+     "plugins/module_utils/disk.py", "inventories/production/hosts.yml", "changelogs/changelog.yaml",
+     "roles/nvidia_driver/tasks/main.yml", "roles/nvidia_driver/meta/argument_specs.yml",
+     "plugins/modules/nvidia_driver_facts.py", "plugins/module_utils/nvidia.py"],
 )
 def test_build_contains_what_users_run(built_collection, required):
     _name, members = built_collection

@@ -1,0 +1,438 @@
+"""The nvidia_driver decisions: parsers over real output shapes, and the plan over the whole matrix.
+
+Matrix: Ubuntu 22.04, Ubuntu 24.04, Debian 12 x container or bare metal x GPU absent, Blackwell
+(RTX PRO 6000, 10de:2bb1), an older card (H100, 10de:2330) x driver absent, old branch, current x
+Secure Boot on or off x reboot auto or never.
+"""
+
+import itertools
+import json
+import re
+from pathlib import Path
+
+import pytest
+from ansible.module_utils.testing import patch_module_args
+
+from ansible_collections.ai4artsed.devserver.plugins.module_utils import nvidia
+from ansible_collections.ai4artsed.devserver.plugins.modules import nvidia_driver_facts
+
+FIXTURES = Path(__file__).resolve().parent / "fixtures" / "nvidia"
+RTX = "NVIDIA RTX PRO 6000 Blackwell Workstation Edition"
+
+
+def fixture(name):
+    return (FIXTURES / name).read_text()
+
+
+def pci(address, device, klass="0x030000", vendor="0x10de"):
+    return {"address": address, "vendor": vendor, "device": device, "class": klass,
+            "subsystem_vendor": "0x10de", "subsystem_device": "0x204b", "driver": ""}
+
+
+# ------------------------------------------------------------------------------------------------
+# Parsers
+# ------------------------------------------------------------------------------------------------
+
+@pytest.mark.parametrize(
+    ("name", "fields", "expected"),
+    [
+        ("smi-rtx-pro-6000.csv", nvidia.SMI_FIELDS,
+         [{"name": RTX, "driver_version": "580.95.05", "memory_mib": 97887, "pci_address": "0000:01:00.0"}]),
+        ("smi-rtx-pro-6000-x2.csv", nvidia.SMI_FIELDS,
+         [{"name": RTX, "driver_version": "580.126.09", "memory_mib": 97887, "pci_address": "0000:01:00.0"},
+          {"name": RTX, "driver_version": "580.126.09", "memory_mib": 97887, "pci_address": "0000:c1:00.0"}]),
+        ("smi-rtx-pro-6000-units-power.csv", ("name", "driver_version", "memory.total", "power.max_limit"),
+         [{"name": RTX, "driver_version": "580.126.09", "memory_mib": 97887}]),
+    ],
+)
+def test_parse_smi_reads_name_driver_and_memory(name, fields, expected):
+    assert nvidia.parse_smi(fixture(name), fields) == expected
+
+
+def test_parse_smi_reads_a_data_centre_node():
+    gpus = nvidia.parse_smi(fixture("smi-h100-x4.csv"))
+    assert [gpu["name"] for gpu in gpus] == ["NVIDIA H100 80GB HBM3"] * 4
+    assert {gpu["memory_mib"] for gpu in gpus} == {81559}
+    assert [gpu["pci_address"] for gpu in gpus] == ["0000:18:00.0", "0000:2a:00.0", "0000:3a:00.0", "0000:5d:00.0"]
+
+
+@pytest.mark.parametrize("text", ["", "\n", None])
+def test_parse_smi_of_nothing_is_no_gpu(text):
+    assert nvidia.parse_smi(text) == []
+
+
+def test_parse_smi_refuses_an_unexpected_shape():
+    with pytest.raises(ValueError, match="expected the fields"):
+        nvidia.parse_smi("NVIDIA-SMI has failed because it couldn't communicate with the NVIDIA driver")
+
+
+@pytest.mark.parametrize(
+    ("name", "expected"),
+    [
+        ("proc-version-open-580.txt", {"version": "580.95.05", "flavour": "open"}),
+        ("proc-version-open-570.txt", {"version": "570.133.07", "flavour": "open"}),
+        ("proc-version-proprietary-580.txt", {"version": "580.82.07", "flavour": "proprietary"}),
+    ],
+)
+def test_parse_proc_version_tells_the_flavour(name, expected):
+    assert nvidia.parse_proc_version(fixture(name)) == expected
+
+
+def test_parse_proc_version_of_no_module_is_none():
+    assert nvidia.parse_proc_version("") is None
+
+
+@pytest.mark.parametrize(
+    ("args", "expected"),
+    [
+        ({"virtualization_type": "docker", "tech_guest": ["container", "docker"]}, "docker"),
+        ({"virtualization_type": "lxc"}, "lxc"),
+        ({"tech_guest": ["container"]}, "container"),
+        ({"virtualization_type": "kvm", "detect_virt": "podman\n"}, "podman"),
+        ({"virtualization_type": "kvm", "detect_virt": "none"}, ""),
+        ({"markers": ["/.dockerenv"]}, "docker"),
+        ({"markers": ["/run/.containerenv"]}, "podman"),
+        ({"virtualization_type": "kvm", "tech_guest": ["kvm"]}, ""),  # a VM is not a container
+        ({}, ""),
+    ],
+)
+def test_detect_container(args, expected):
+    assert nvidia.detect_container(**args) == expected
+
+
+def test_read_pci_devices_keeps_nvidia_functions_and_gpus_drop_the_audio_function(tmp_path):
+    layout = {
+        "0000:00:02.0": ("0x8086", "0x4680", "0x030000", None),  # Intel iGPU
+        "0000:01:00.0": ("0x10de", "0x2bb1", "0x030000", "nvidia"),  # RTX PRO 6000 WE
+        "0000:01:00.1": ("0x10de", "0x22e8", "0x040300", "snd_hda_intel"),  # its HDMI audio
+        "0000:c1:00.0": ("0x10de", "0x2bb5", "0x030200", None),  # Server Edition, 3D controller
+    }
+    for address, (vendor, device, klass, driver) in layout.items():
+        base = tmp_path / address
+        base.mkdir()
+        for key, value in (("vendor", vendor), ("device", device), ("class", klass),
+                           ("subsystem_vendor", "0x10de"), ("subsystem_device", "0x204b")):
+            (base / key).write_text(value + "\n")
+        if driver:
+            (tmp_path / driver).mkdir(exist_ok=True)
+            (base / "driver").symlink_to(tmp_path / driver)
+    devices = nvidia.read_pci_devices(str(tmp_path))
+    assert [device["address"] for device in devices] == ["0000:01:00.0", "0000:01:00.1", "0000:c1:00.0"]
+    gpus = nvidia.nvidia_gpus(devices)
+    assert [(gpu["pci_id"], gpu["kernel_driver"]) for gpu in gpus] == [("10de:2bb1", "nvidia"), ("10de:2bb5", "")]
+    assert gpus[0]["known"] == RTX
+
+
+def test_read_pci_devices_without_sysfs_is_empty(tmp_path):
+    assert nvidia.read_pci_devices(str(tmp_path / "missing")) == []
+
+
+@pytest.mark.parametrize(
+    ("text", "expected"),
+    [("SecureBoot enabled\n", True), ("SecureBoot disabled\n", False),
+     ("EFI variables are not supported on this system\n", False), ("", None)],
+)
+def test_parse_secure_boot(text, expected):
+    assert nvidia.parse_secure_boot(text) == expected
+
+
+@pytest.mark.parametrize(
+    ("text", "expected"),
+    [("/var/lib/dkms/mok.pub is already enrolled\n", True), ("/var/lib/dkms/mok.pub is not enrolled\n", False),
+     ("Failed to read /x\n", None)],
+)
+def test_parse_mok_test_key(text, expected):
+    assert nvidia.parse_mok_test_key(text) == expected
+
+
+def test_parse_apt_policy_and_dpkg():
+    policy = ("nvidia-open:\n  Installed: (none)\n  Candidate: 580.95.05-1\n  Version table:\n"
+              "dkms:\n  Installed: (none)\n  Candidate: (none)\n")
+    assert nvidia.parse_apt_policy(policy) == {"nvidia-open": "580.95.05-1"}
+    dpkg = "dkms\t3.0.10-8\tii \nnvidia-utils-580-server\t580.95.05-0ubuntu1\tii \nold\t1\trc \n"
+    assert nvidia.parse_dpkg(dpkg) == {"dkms": "3.0.10-8", "nvidia-utils-580-server": "580.95.05-0ubuntu1"}
+
+
+# ------------------------------------------------------------------------------------------------
+# The plan over the whole matrix
+# ------------------------------------------------------------------------------------------------
+
+PLATFORMS = {
+    # platform: (repository kind, pinning packages, driver packages, headers meta package)
+    "Ubuntu-22.04": ("ubuntu-archive", [],
+                     ["nvidia-headless-580-server-open", "nvidia-utils-580-server", "nvidia-compute-utils-580-server"],
+                     "linux-headers-generic"),
+    "Ubuntu-24.04": ("ubuntu-archive", [],
+                     ["nvidia-headless-580-server-open", "nvidia-utils-580-server", "nvidia-compute-utils-580-server"],
+                     "linux-headers-generic"),
+    "Debian-12": ("cuda", ["nvidia-driver-pinning-580"],
+                  ["nvidia-driver-cuda", "nvidia-kernel-open-dkms", "nvidia-persistenced"], "linux-headers-amd64"),
+}
+GPUS = {
+    "none": [pci("0000:00:02.0", "0x4680", vendor="0x8086")],
+    "blackwell": [pci("0000:01:00.0", "0x2bb1"), pci("0000:01:00.1", "0x22e8", klass="0x040300")],
+    "older": [pci("0000:18:00.0", "0x2330", klass="0x030200")],  # H100 80GB HBM3 (Hopper)
+}
+SMI = {"blackwell": "smi-rtx-pro-6000.csv", "older": None}
+KERNEL = "6.8.0-45-generic"
+
+
+def old_packages(platform):
+    if platform == "Debian-12":
+        return {"nvidia-driver-pinning-570": "570.133.07-1", "nvidia-driver-cuda": "570.133.07-1",
+                "nvidia-kernel-open-dkms": "570.133.07-1", "nvidia-persistenced": "570.133.07-1"}
+    return {"nvidia-headless-570-server-open": "570.133.07-0ubuntu1", "nvidia-utils-570-server": "570.133.07-0ubuntu1",
+            "nvidia-compute-utils-570-server": "570.133.07-0ubuntu1"}
+
+
+def host_facts(platform, container, gpu, driver, secure_boot):
+    repo_kind, pinning, packages, headers = PLATFORMS[platform]
+    facts = nvidia.empty_facts()
+    facts.update(platform=platform, kernel=KERNEL, container="docker" if container else "",
+                 pci_devices=GPUS[gpu], secure_boot=secure_boot, mok_enrolled=False if secure_boot else None)
+    smi_line = fixture("smi-rtx-pro-6000.csv") if gpu == "blackwell" else (
+        "NVIDIA H100 80GB HBM3, 580.95.05, 81559, 00000000:18:00.0\n")
+    if gpu == "none":
+        return facts  # no GPU, so no driver either
+    if driver == "old":
+        facts.update(proc_version=fixture("proc-version-open-570.txt"), module_version="570.133.07",
+                     smi_output=smi_line.replace("580.95.05", "570.133.07"), packages=old_packages(platform))
+    elif driver == "current":
+        wanted = pinning + packages + ["build-essential", "dkms", headers, "linux-headers-" + KERNEL]
+        facts.update(proc_version=fixture("proc-version-open-580.txt"), module_version="580.95.05",
+                     smi_output=smi_line, packages=dict((name, "580.95.05-1") for name in wanted + ["cuda-keyring"]),
+                     persistenced={"load": "loaded", "active": "active", "enabled": "enabled"},
+                     repository_files=["/etc/apt/sources.list.d/ai4artsed-nvidia-cuda.list"])
+    return facts
+
+
+MATRIX = list(itertools.product(sorted(PLATFORMS), [True, False], sorted(GPUS), ["absent", "old", "current"],
+                                [True, False], ["auto", "never"]))
+
+
+def case_id(case):
+    platform, container, gpu, driver, secure_boot, reboot = case
+    return "-".join([platform, "container" if container else "metal", "gpu_" + gpu, "driver_" + driver,
+                     "sb_on" if secure_boot else "sb_off", "reboot_" + reboot])
+
+
+def test_the_matrix_is_complete():
+    assert len(MATRIX) == 3 * 2 * 3 * 3 * 2 * 2
+
+
+@pytest.mark.parametrize("case", MATRIX, ids=[case_id(case) for case in MATRIX])
+def test_plan(case):
+    platform, container, gpu, driver, secure_boot, reboot = case
+    repo_kind, pinning, packages, headers = PLATFORMS[platform]
+    result = nvidia.plan(host_facts(platform, container, gpu, driver, secure_boot), {"reboot": reboot})
+
+    if container or gpu == "none":
+        # Nothing kernel-side, nothing to reboot, a clear reason.
+        assert result["action"] == "skip"
+        assert result["packages"] == [] and result["remove_packages"] == [] and result["reboot"] is False
+        assert not result["blacklist_nouveau"] and not result["persistenced"]
+        reason = "running in a container (docker)" if container else "no NVIDIA GPU found"
+        assert result["message"].startswith("skipped: " + reason)
+        smi_visible = container and gpu != "none" and driver != "absent"
+        assert result["state"] == ("active" if smi_visible else "absent")
+        return
+
+    assert result["action"] == "install"
+    assert result["repository"]["kind"] == repo_kind
+    assert result["pinning_packages"] == pinning
+    assert result["packages"] == packages
+    assert result["prerequisites"] == ["build-essential", "dkms", headers, "linux-headers-" + KERNEL]
+    assert not [name for name in result["packages"] if any(re.match(p, name) for p in nvidia.PROPRIETARY_PATTERNS)]
+    assert result["blacklist_nouveau"] and result["persistenced"]
+    assert result["min_driver"] == ("570.133.07" if gpu == "blackwell" else "")
+
+    if driver == "absent":
+        assert result["state"] == "absent"
+        assert result["missing_packages"] == pinning + packages + result["prerequisites"]
+        assert result["remove_packages"] == [] and result["upgrade"] is False
+    elif driver == "old":
+        assert result["state"] == "active"  # 570 runs; the plan moves it to 580
+        assert result["remove_packages"] == sorted(name for name in old_packages(platform) if "570" in name)
+        # Debian's package names carry no branch: they move to 580 only by an explicit upgrade.
+        assert result["upgrade"] is (platform == "Debian-12")
+    else:
+        assert result["state"] == "active"
+        assert result["missing_packages"] == [] and result["remove_packages"] == [] and result["upgrade"] is False
+
+    assert result["reboot_expected"] is (driver != "current")
+    assert result["secure_boot"]["action"] == ("enrol_mok" if secure_boot else "none")
+    if secure_boot:
+        assert "mokutil --import " + nvidia.MOK_CERTIFICATE[platform] in result["secure_boot"]["message"]
+        assert "Enroll MOK" in result["secure_boot"]["message"]
+    # A reboot needs a person at the console while the MOK is not enrolled: never automatic then.
+    assert result["reboot"] is (driver != "current" and reboot == "auto" and not secure_boot)
+
+
+@pytest.mark.parametrize(
+    ("platform", "settings", "kind", "url", "pinning", "packages"),
+    [
+        ("Debian-12", {}, "cuda", "https://developer.download.nvidia.com/compute/cuda/repos/debian12/x86_64/",
+         ["nvidia-driver-pinning-580"], ["nvidia-driver-cuda", "nvidia-kernel-open-dkms", "nvidia-persistenced"]),
+        ("Debian-12", {"flavour": "desktop"}, "cuda", "https://developer.download.nvidia.com/compute/cuda/repos/debian12/x86_64/",
+         ["nvidia-driver-pinning-580"], ["nvidia-open", "nvidia-persistenced"]),
+        ("Ubuntu-24.04", {"flavour": "desktop"}, "ubuntu-archive", None, [], ["nvidia-driver-580-open"]),
+        ("Ubuntu-24.04", {"source": "cuda"}, "cuda", "https://developer.download.nvidia.com/compute/cuda/repos/ubuntu2404/x86_64/",
+         ["nvidia-driver-pinning-580"],
+         ["nvidia-dkms-580-open", "nvidia-utils-580", "libnvidia-compute-580", "nvidia-compute-utils-580"]),
+        ("Ubuntu-22.04", {"source": "cuda", "flavour": "desktop", "cuda_repo_base_url": "http://127.0.0.1:8080/repos/"},
+         "cuda", "http://127.0.0.1:8080/repos/ubuntu2204/x86_64/", ["nvidia-driver-pinning-580"], ["nvidia-open-580"]),
+        ("Ubuntu-24.04", {"source": "cuda", "branch": "595"}, "cuda",
+         "https://developer.download.nvidia.com/compute/cuda/repos/ubuntu2404/x86_64/", ["nvidia-driver-pinning-595"],
+         ["nvidia-dkms-open", "nvidia-utils", "libnvidia-compute", "nvidia-compute-utils"]),
+        ("Ubuntu-22.04", {"branch": "595"}, "ubuntu-archive", None, [],
+         ["nvidia-headless-595-server-open", "nvidia-utils-595-server", "nvidia-compute-utils-595-server"]),
+        ("Ubuntu-22.04", {"packages": ["nvidia-headless-580-open", "nvidia-utils-580"]}, "ubuntu-archive", None, [],
+         ["nvidia-headless-580-open", "nvidia-utils-580"]),
+    ],
+)
+def test_plan_selects_repository_and_packages(platform, settings, kind, url, pinning, packages):
+    result = nvidia.plan(host_facts(platform, False, "blackwell", "absent", False), settings)
+    assert result["repository"]["kind"] == kind
+    assert result["repository"].get("url") == url
+    if url:
+        assert result["repository"]["keyring_url"] == url + "cuda-keyring_1.1-1_all.deb"
+        assert result["repository"]["line"] == "deb [signed-by=/usr/share/keyrings/cuda-archive-keyring.gpg] %s /" % url
+    assert (result["pinning_packages"], result["packages"]) == (pinning, packages)
+    assert "cuda-drivers" not in " ".join(result["packages"])
+
+
+@pytest.mark.parametrize(
+    ("change", "message"),
+    [
+        ({"pci_devices": [pci("0000:01:00.0", "0x1b80")]}, r"GPU 10de:1b80 at 0000:01:00\.0 predates Turing"),
+        ({"platform": "Ubuntu-20.04"}, r"unsupported: Ubuntu-20\.04 on x86_64"),
+        ({"architecture": "aarch64"}, r"unsupported: Debian-12 on aarch64"),
+    ],
+)
+def test_plan_refuses_what_the_open_driver_cannot_do(change, message):
+    facts = host_facts("Debian-12", False, "blackwell", "absent", False)
+    facts.update(change)
+    result = nvidia.plan(facts, {})
+    assert (result["action"], result["state"]) == ("refuse", "unsupported")
+    assert re.search(message, result["message"]), result["message"]
+
+
+@pytest.mark.parametrize(
+    ("settings", "message"),
+    [
+        ({"branch": "550"}, r"needs driver 570\.133\.07 or newer; nvidia_driver_branch=550 is older"),
+        ({"source": "distribution"}, r"Debian's own driver packages \(535\) are too old"),
+        ({"branch": "latest"}, r"is not a driver branch"),
+    ],
+)
+def test_plan_refuses_settings_that_cannot_drive_blackwell(settings, message):
+    result = nvidia.plan(host_facts("Debian-12", False, "blackwell", "absent", False), settings)
+    assert result["action"] == "refuse"
+    assert re.search(message, result["message"]), result["message"]
+
+
+def test_a_proprietary_driver_on_blackwell_is_replaced_by_the_open_one():
+    facts = host_facts("Ubuntu-24.04", False, "blackwell", "absent", False)
+    facts.update(proc_version=fixture("proc-version-proprietary-580.txt"), module_version="580.82.07",
+                 smi_output=None, packages={"nvidia-dkms-580": "580.82.07-0ubuntu1", "nvidia-driver-580": "580.82.07",
+                                            "cuda-drivers-580": "580.82.07-1", "nvidia-utils-580": "580.82.07"})
+    result = nvidia.plan(facts, {"reboot": "auto"})
+    assert result["state"] == "absent"  # loaded, but it drives no GPU (RmInitAdapter failed)
+    assert result["remove_packages"] == ["cuda-drivers-580", "nvidia-dkms-580", "nvidia-driver-580"]
+    assert result["reboot_expected"] and result["reboot"]
+
+
+def test_an_installed_but_not_loaded_driver_is_pending_a_reboot():
+    facts = host_facts("Debian-12", False, "blackwell", "current", False)
+    facts.update(proc_version="", smi_output=None)
+    result = nvidia.plan(facts, {})
+    assert result["state"] == "installed_pending_reboot"
+    assert result["missing_packages"] == [] and result["reboot_expected"] and not result["reboot"]
+
+
+def test_secure_boot_with_an_enrolled_key_goes_ahead():
+    facts = host_facts("Ubuntu-22.04", False, "blackwell", "absent", True)
+    facts["mok_enrolled"] = True
+    result = nvidia.plan(facts, {"reboot": "auto"})
+    assert result["secure_boot"]["action"] == "none" and result["reboot"] is True
+
+
+def test_plan_reports_what_apt_cannot_resolve_yet():
+    facts = host_facts("Debian-12", False, "blackwell", "absent", False)
+    facts["candidates"] = {"build-essential": "12.9", "dkms": "3.0.10-8", "linux-headers-amd64": "6.1"}
+    result = nvidia.plan(facts, {})
+    assert result["unresolvable_packages"] == ["nvidia-driver-pinning-580", "nvidia-driver-cuda",
+                                               "nvidia-kernel-open-dkms", "nvidia-persistenced",
+                                               "linux-headers-" + KERNEL]
+
+
+# ------------------------------------------------------------------------------------------------
+# Verification of a running driver
+# ------------------------------------------------------------------------------------------------
+
+def test_verify_passes_on_a_working_workstation():
+    facts = host_facts("Ubuntu-24.04", False, "blackwell", "current", False)
+    assert nvidia.verify(facts, {}) == []
+
+
+@pytest.mark.parametrize(
+    ("change", "problem"),
+    [
+        ({"proc_version": ""}, "no NVIDIA kernel module is loaded"),
+        ({"proc_version": fixture("proc-version-proprietary-580.txt")}, "proprietary flavour 580.82.07"),
+        ({"proc_version": fixture("proc-version-open-570.txt")}, "driver 570.133.07 is loaded, branch 580 is wanted"),
+        ({"smi_output": None}, "GPU 0000:01:00.0 (" + RTX + ") is not visible to nvidia-smi"),
+        ({"smi_output": fixture("smi-rtx-pro-6000.csv").replace("97887", "48000")}, "reports 48000 MiB, 97887 MiB expected"),
+        ({"persistenced": {"load": "loaded", "active": "failed"}}, "nvidia-persistenced is not active"),
+    ],
+)
+def test_verify_names_each_problem(change, problem):
+    facts = host_facts("Ubuntu-24.04", False, "blackwell", "current", False)
+    facts.update(change)
+    assert [p for p in nvidia.verify(facts, {}) if problem in p], nvidia.verify(facts, {})
+
+
+def test_verify_two_gpus_both_visible():
+    facts = host_facts("Ubuntu-24.04", False, "blackwell", "current", False)
+    facts.update(pci_devices=[pci("0000:01:00.0", "0x2bb1"), pci("0000:c1:00.0", "0x2bb1")],
+                 smi_output=fixture("smi-rtx-pro-6000-x2.csv").replace("580.126.09", "580.95.05"))
+    assert nvidia.verify(facts, {}) == []
+    gpus = nvidia.plan(facts, {})["gpus"]
+    assert [(gpu["pci_address"], gpu["memory_mib"]) for gpu in gpus] == [("0000:01:00.0", 97887), ("0000:c1:00.0", 97887)]
+
+
+# ------------------------------------------------------------------------------------------------
+# The module: read-only, the same in check mode, overridable facts
+# ------------------------------------------------------------------------------------------------
+
+def run_module(capsys, args):
+    with patch_module_args(args), pytest.raises(SystemExit) as exit_info:
+        nvidia_driver_facts.main()
+    return exit_info.value.code, json.loads(capsys.readouterr().out)
+
+
+@pytest.mark.parametrize("check_mode", [False, True])
+def test_module_publishes_facts_and_plan_from_overridden_facts(capsys, check_mode):
+    override = host_facts("Ubuntu-24.04", False, "blackwell", "absent", False)
+    override.pop("platform")
+    code, result = run_module(capsys, {"platform": "Ubuntu-24.04", "facts_override": override,
+                                       "_ansible_check_mode": check_mode})
+    assert code == 0, result
+    assert result["changed"] is False
+    assert result["ansible_facts"]["nvidia_driver_state"] == "absent"
+    assert result["ansible_facts"]["nvidia_driver_gpus"] == [
+        {"pci_address": "0000:01:00.0", "pci_id": "10de:2bb1", "name": RTX, "memory_mib": None, "driver_version": ""}]
+    assert result["plan"]["packages"][0] == "nvidia-headless-580-server-open"
+
+
+def test_module_refuses_unknown_override_keys(capsys):
+    code, result = run_module(capsys, {"platform": "Debian-12", "facts_override": {"gpu": "yes"}})
+    assert code == 1
+    assert "facts_override has unknown keys gpu" in result["msg"]
+
+
+def test_module_on_this_machine_finds_no_gpu_or_a_container(capsys):
+    code, result = run_module(capsys, {"platform": "Debian-12", "kernel": "6.1.0-28-amd64"})
+    assert code == 0, result
+    assert result["plan"]["action"] == "skip"
+    assert result["plan"]["message"].startswith("skipped: ")
