@@ -102,7 +102,7 @@ def time_hf_cli(endpoint, scratch, repo_id, filenames, workers):
 
 def compare(label, endpoint, scratch, repo_id, filenames, workers, reps):
     ours, theirs = [], []
-    for _ in range(reps):  # alternate, so both see the same machine state
+    for _rep in range(reps):  # alternate, so both see the same machine state
         seconds, size = time_hf_cli(endpoint, scratch, repo_id, filenames, workers)
         theirs.append(size / seconds)
         seconds, size = time_hf_model(endpoint, scratch, repo_id, filenames, workers)
