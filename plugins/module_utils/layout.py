@@ -10,7 +10,11 @@ the unlink); real files and directories in the way go to the archive (archive.ar
 
 The record of managed links lives beside the layout, in <link_root>/.ai4artsed-model-links.json:
 
-    {"version": 1, "store_root": "/abs/Models", "links": {"vae/x.safetensors": "vae/QwenImage/x.safetensors"}}
+    {"version": 1, "store_root": "/abs/Models", "links": {"vae/x.safetensors": "vae/QwenImage/x.safetensors"},
+     "verified": {...}}
+
+"verified" is the re-check cache (see _plan_from_cache): written after a full check that found nothing
+to do, it lets the next run skip reading every link while no directory involved has changed.
 
 Standard library only: this runs on the managed host.
 """
@@ -22,6 +26,7 @@ __metaclass__ = type
 import json
 import os
 import stat
+import time
 
 from ansible_collections.ai4artsed.devserver.plugins.module_utils.archive import (
     ArchiveError,
@@ -34,6 +39,11 @@ from ansible_collections.ai4artsed.devserver.plugins.module_utils.archive import
 RECORD_NAME = ".ai4artsed-model-links.json"
 RECORD_VERSION = 1
 ON_CONFLICT = ("fail", "archive")
+VERIFY = ("fast", "full")
+CACHE_FORMAT = 1
+# A directory whose mtime or ctime lies this close before (or after) the verification time may have
+# changed within the same timestamp tick as the listing that was read: it is re-checked in full.
+RACY_NS = 2 * 10 ** 9
 
 _ABSENT = ("absent", None)
 _DIR = ("dir", None)
@@ -54,6 +64,8 @@ class Plan(object):
         self.errors = []
         self.unchanged = 0
         self.record = None
+        self.verified = "full"  # "fast" when the re-check cache was trusted
+        self.verification = None  # the cache a no-op full check can leave for the next run
 
     @property
     def changed(self):
@@ -147,6 +159,44 @@ def read_record(link_root):
     return record
 
 
+def _stat_key(result):
+    """What must stay the same for a directory's listing to be known unchanged."""
+    return [result.st_ino, result.st_dev, result.st_mode, result.st_mtime_ns, result.st_ctime_ns]
+
+
+def _identity(result):
+    return [result.st_ino, result.st_dev, stat.S_IFMT(result.st_mode)]
+
+
+def _top_kind(entry):
+    if entry.is_symlink():
+        return "l:" + os.readlink(entry.path)
+    if entry.is_dir(follow_symlinks=False):
+        return "d"
+    return "f" if entry.is_file(follow_symlinks=False) else "o"
+
+
+def _resolved_kind(path):
+    try:
+        mode = os.stat(path).st_mode
+    except OSError:
+        return "broken"
+    return "dir" if stat.S_ISDIR(mode) else "file" if stat.S_ISREG(mode) else "other"
+
+
+def _ancestors(*paths):
+    """Identity (inode, device, type; not times) of every path component of the given paths, root included."""
+    found = {}
+    for path in paths:
+        while path not in found:
+            found[path] = _identity(os.lstat(path))
+            parent = os.path.dirname(path)
+            if parent == path:
+                break
+            path = parent
+    return found
+
+
 class _Tree(object):
     """The link tree as read once (scandir, links not followed), plus the planned changes."""
 
@@ -157,6 +207,9 @@ class _Tree(object):
         self.fresh = set()  # planned real directories whose content is only what the overlay says
         self.dir_links = []  # rel paths of directory-level symlinks
         self.broken = []  # rel paths of symlinks that resolve to nothing (now)
+        self.dir_stats = {}  # absolute path of each real directory below the root -> _stat_key
+        self.top = {}  # the root's own entries, name -> _top_kind (the root changes with each record write)
+        self.watch = {}  # symlinks that are not declared links, absolute path -> what they resolve to
 
     def scan(self, wanted_links):
         """Walk once (directory file descriptors, so the kernel does not resolve full paths again);
@@ -167,6 +220,8 @@ class _Tree(object):
             rel_dir = stack.pop()
             prefix = rel_dir + "/" if rel_dir else ""
             descriptor = os.open(os.path.join(self.root, rel_dir), flags)
+            if rel_dir:
+                self.dir_stats[self.root + "/" + rel_dir] = _stat_key(os.fstat(descriptor))  # before reading
             try:
                 with os.scandir(descriptor) as listing:
                     for entry in listing:
@@ -175,12 +230,17 @@ class _Tree(object):
                         if entry.is_symlink():
                             value = os.readlink(name, dir_fd=descriptor)
                             entries[rel] = ("link", value)
+                            if not prefix:
+                                self.top[name] = "l:" + value
                             if wanted_links.get(rel) != value:
                                 try:
-                                    if stat.S_ISDIR(os.stat(name, dir_fd=descriptor).st_mode):
+                                    mode = os.stat(name, dir_fd=descriptor).st_mode
+                                    if stat.S_ISDIR(mode):
                                         self.dir_links.append(rel)
+                                    self.watch[self.root + "/" + rel] = "file" if stat.S_ISREG(mode) else "other"
                                 except OSError:
                                     self.broken.append(rel)
+                                    self.watch[self.root + "/" + rel] = "broken"
                         elif entry.is_dir(follow_symlinks=False):
                             entries[rel] = _DIR
                             stack.append(rel)
@@ -190,6 +250,8 @@ class _Tree(object):
                             entries[rel] = ("file", None)
                         else:
                             entries[rel] = ("other", None)
+                        if not prefix and name not in self.top:
+                            self.top[name] = _top_kind(entry)
             finally:
                 os.close(descriptor)
         self.dir_links.sort()
@@ -279,11 +341,29 @@ class _StoreIndex(object):
         self.real_store = os.path.realpath(store_root)
         self.listings = {}
         self.dir_problems = {}
+        self.dir_stats = {}  # each store folder holding a target and its parents up to the store root
+        self.cacheable = True  # False when a target or a store folder is a symlink: those are always re-read
+
+    def _record_chain(self, directory):
+        path = directory
+        while path not in self.dir_stats:
+            try:
+                result = os.stat(path) if path == self.store_root else os.lstat(path)
+            except OSError:
+                self.cacheable = False
+                return
+            if stat.S_ISLNK(result.st_mode):
+                self.cacheable = False
+            self.dir_stats[path] = _stat_key(result)
+            if len(path) <= len(self.store_root):
+                return
+            path = os.path.dirname(path)
 
     def problem(self, target):
         """None when target is a regular file inside the store (after links), else why not."""
         directory, _sep, name = target.rpartition("/")
         if directory not in self.listings:
+            self._record_chain(directory)  # before the listing is read
             real = os.path.realpath(directory)
             self.dir_problems[directory] = None if is_inside(real, self.real_store) else (
                 "its folder resolves to %s, outside the store %s" % (real, self.real_store))
@@ -301,6 +381,8 @@ class _StoreIndex(object):
             return "it does not exist in the store; download it first or remove the link from the declaration"
         if kind == "file":
             return None
+        if kind == "link":
+            self.cacheable = False
         if kind == "link" and os.path.isfile(target):
             if is_inside(os.path.realpath(target), self.real_store):
                 return None
@@ -308,15 +390,82 @@ class _StoreIndex(object):
         return "it is not a regular file (declare one link per file, not per folder)"
 
 
-def plan_links(link_root, store_root, links, archive_root, on_conflict="fail"):
+def _options(link_root, store_root, archive_root, on_conflict):
+    """Everything besides the declared links that changes the plan."""
+    return {"link_root": link_root, "store_root": store_root, "archive_root": archive_root,
+            "on_conflict": on_conflict}
+
+
+# The re-check cache, in the manner of git's racy-git index check. A no-op full check records the
+# stat values (inode, device, mode, mtime_ns, ctime_ns) of every real directory under the link root
+# and of every store folder holding a target plus its parents up to the store root, taken before each
+# listing was read, and the time the check started. The next run trusts them, and reads no link, only
+# when the declared links (compared as a whole with the record's) and the options are unchanged and
+# every directory still stats the same with neither time within RACY_NS of (or after) that start.
+# Why that is enough: a symlink's value cannot change in place, so a link retargeted, added, removed
+# or replaced (even by a rename) changes its directory's mtime and ctime; a store file deleted,
+# renamed or replaced does the same to its store folder; a directory swapped for a symlink changes
+# its parent and its own lstat; utime() cannot set ctime. A file's content does not matter to links.
+# Not covered by directory times, so checked on every run: the link root itself (the record is
+# written there) by listing its entries; the identity of every path component above both roots;
+# symlinks that are not declared links (what they resolve to can change anywhere); a store target or
+# folder that is a symlink disables the cache. Anything unexpected falls back to the full check.
+def _plan_from_cache(link_root, store_root, archive_root, links, on_conflict):
+    """The no-op Plan when the recorded verification still holds, else None (then check in full)."""
+    try:
+        record = read_record(link_root)
+    except LayoutError:
+        return None  # the full check reports it
+    try:
+        verified = record["verified"]
+        if verified["format"] != CACHE_FORMAT or record["version"] != RECORD_VERSION or \
+                record["store_root"] != store_root or record["links"] != links or \
+                verified["options"] != _options(link_root, store_root, archive_root, on_conflict):
+            return None
+        racy = verified["at"] - RACY_NS
+        for path, identity in verified["ancestors"].items():
+            if _identity(os.lstat(path)) != identity:
+                return None
+        for path, recorded in verified["directories"].items():
+            now = os.stat(path) if path == store_root else os.lstat(path)
+            if recorded[3] >= racy or recorded[4] >= racy or _stat_key(now) != recorded:
+                return None
+        for path, kind in verified["watch"].items():
+            if _resolved_kind(path) != kind:
+                return None
+        with os.scandir(link_root) as listing:
+            top = dict((entry.name, _top_kind(entry)) for entry in listing if entry.name != RECORD_NAME)
+        if top != verified["top"]:
+            return None
+    except (OSError, TypeError, ValueError, KeyError, IndexError, AttributeError):
+        return None  # no record, no cache, a path gone, or a cache that is not ours: check in full
+    plan = Plan(link_root, store_root, archive_root)
+    plan.unchanged = len(record["links"])
+    plan.record = dict((key, value) for key, value in record.items() if key != "verified")
+    plan.verified = "fast"
+    return plan
+
+
+def plan_links(link_root, store_root, links, archive_root, on_conflict="fail", verify="fast"):
     """Compare the tree with the declared links and return the Plan; raises LayoutError when a
-    safe plan is impossible (the message lists every problem). Reads only."""
+    safe plan is impossible (the message lists every problem). Reads only.
+
+    verify="fast" trusts the re-check cache when it still holds (see _plan_from_cache); "full" reads
+    every link and store folder."""
     link_root = os.path.abspath(link_root)
     store_root = os.path.abspath(store_root)
     archive_root = os.path.abspath(archive_root)
     if on_conflict not in ON_CONFLICT:
         raise LayoutError("on_conflict must be one of %s, not %r" % (", ".join(ON_CONFLICT), on_conflict))
+    if verify not in VERIFY:
+        raise LayoutError("verify must be one of %s, not %r" % (", ".join(VERIFY), verify))
     _check_roots(link_root, store_root, archive_root)
+    started = time.time_ns()
+    if verify == "fast":
+        cached = _plan_from_cache(link_root, store_root, archive_root, links, on_conflict)
+        if cached is not None:
+            return cached
+    ancestors = _ancestors(link_root, store_root)
     plan = Plan(link_root, store_root, archive_root)
     index = _StoreIndex(store_root)
     if os.sep != "/":
@@ -422,11 +571,17 @@ def plan_links(link_root, store_root, links, archive_root, on_conflict="fail"):
     if plan.errors:
         raise LayoutError("Nothing was changed. " + "; ".join(plan.errors))
 
-    # 5. The record of what is managed now.
+    # 5. The record of what is managed now (the re-check cache in it is not part of the layout).
     new_record = {"version": RECORD_VERSION, "store_root": store_root, "links": declared}
-    if record != new_record:
+    if record is None or dict((key, value) for key, value in record.items() if key != "verified") != new_record:
         plan.actions.append({"action": "record", "before": (record or {}).get("links", {}), "after": declared})
     plan.record = new_record
+    if not plan.actions and index.cacheable:
+        directories = dict(tree.dir_stats)
+        directories.update(index.dir_stats)
+        plan.verification = {"format": CACHE_FORMAT, "at": started, "ancestors": ancestors,
+                             "directories": directories, "top": tree.top, "watch": tree.watch,
+                             "options": _options(link_root, store_root, archive_root, on_conflict)}
     return plan
 
 
@@ -528,6 +683,17 @@ def _write_record(link_root, record):
         handle.flush()
         os.fsync(handle.fileno())
     os.replace(temporary, path)
+
+
+def write_verification(plan):
+    """After a full check that planned nothing: store the re-check cache in the record (not a change
+    of the layout). Returns whether it was written."""
+    if plan.changed or not plan.verification:
+        return False
+    record = dict(plan.record)
+    record["verified"] = plan.verification
+    _write_record(plan.link_root, record)
+    return True
 
 
 def apply_plan(plan, now=None):

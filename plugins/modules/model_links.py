@@ -28,6 +28,11 @@ description:
   - Nothing is ever deleted. The only things removed are symlinks; everything else is moved into the archive.
   - The whole plan is computed first. When any declared link cannot be reached safely, the module fails and
     changes nothing. Check mode reports the same plan without acting on it.
+  - A re-check is fast. After a full check that found nothing to do, the record also keeps the stat values
+    (inode, device, mode, mtime, ctime) of every directory under O(link_root), of every store folder holding a
+    target and of its parents, and the time of the check. The next run with the same O(links) and options
+    reads no link while all those directories are unchanged and none changed within 2 seconds of that check
+    (as git treats racy index entries); otherwise it checks everything, see O(verify).
 author:
   - AI4ArtsEd DevServer team (@ai4artsed)
 options:
@@ -64,6 +69,20 @@ options:
     type: str
     choices: [fail, archive]
     default: fail
+  verify:
+    description:
+      - How a run makes sure that an unchanged layout is still right.
+      - V(fast) trusts the re-check cache in the record while it holds. A symlink's value cannot change in
+        place, so a link added, removed or retargeted, or a store file deleted, renamed or replaced, changes
+        the mtime and ctime of its directory, and a directory swapped for a symlink changes its parent. The
+        link root's own entries, the identity of every path component above both roots, and what symlinks
+        that are not declared links resolve to are checked on every run. A store target or folder that is
+        a symlink disables the cache.
+      - V(full) reads every link and store folder, as if there were no cache. Use it after changing the
+        system clock, or on a filesystem whose directory times cannot be trusted.
+    type: str
+    choices: [fast, full]
+    default: fast
 attributes:
   check_mode:
     support: full
@@ -74,6 +93,8 @@ attributes:
 notes:
   - Identical copies are recognised by size and sha256; hashing a large file takes time on the first run only,
     since the copy is then replaced by a link.
+  - Writing the re-check cache into the record after a full check is not reported as a change; check mode
+    never writes it.
 seealso:
   - module: ai4artsed.devserver.model_archive
   - module: ai4artsed.devserver.model_rollback
@@ -122,6 +143,13 @@ archived:
   returned: always
   type: list
   elements: dict
+verified:
+  description:
+    - How this run checked the layout. V(fast) when the re-check cache held and no link was read (see
+      O(verify)), V(full) otherwise.
+  returned: always
+  type: str
+  sample: fast
 record:
   description: Path of the record of managed links.
   returned: always
@@ -135,9 +163,11 @@ from ansible.module_utils.basic import AnsibleModule
 from ansible_collections.ai4artsed.devserver.plugins.module_utils.layout import (
     ON_CONFLICT,
     RECORD_NAME,
+    VERIFY,
     LayoutError,
     apply_plan,
     plan_links,
+    write_verification,
 )
 
 
@@ -149,6 +179,7 @@ def main():
             "archive_root": {"type": "path", "required": True},
             "links": {"type": "dict", "required": True},
             "on_conflict": {"type": "str", "choices": list(ON_CONFLICT), "default": "fail"},
+            "verify": {"type": "str", "choices": list(VERIFY), "default": "fast"},
         },
         supports_check_mode=True,
     )
@@ -156,12 +187,18 @@ def main():
     result = {"changed": False, "archived": [], "record": os.path.join(params["link_root"], RECORD_NAME)}
     try:
         plan = plan_links(params["link_root"], params["store_root"], params["links"], params["archive_root"],
-                          on_conflict=params["on_conflict"])
-        result.update(changed=plan.changed, counts=plan.counts(), changes=plan.changes())
+                          on_conflict=params["on_conflict"], verify=params["verify"])
+        result.update(changed=plan.changed, counts=plan.counts(), changes=plan.changes(), verified=plan.verified)
         if module._diff and plan.changed:
             result["diff"] = plan.diff()
         if plan.changed and not module.check_mode:
             result["archived"] = apply_plan(plan)
+        elif not module.check_mode:
+            try:
+                write_verification(plan)  # the re-check cache; not a change of the layout
+            except OSError as error:
+                module.warn("The re-check cache could not be written to %s (%s); the next run checks in full."
+                            % (result["record"], error))
     except LayoutError as error:
         module.fail_json(msg=str(error), **result)
     module.exit_json(**result)
