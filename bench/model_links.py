@@ -1,8 +1,11 @@
 """Benchmark of model_links on 10,000 links: build the layout, then re-check it (a no-op run).
 
 Prints seconds for both and the ratio of the re-check to a plain os.scandir walk of the same link
-tree (target: ratio <= 3), and to a walk of the link tree plus the store, which the re-check
-reads too. Run: .venv/bin/python bench/model_links.py [--links N] [--repeat R]
+tree (target: ratio <= 3), and to a walk of the link tree plus the store. The fast re-check trusts the
+re-check cache (directory stat values recorded by a full check); the full re-check (verify=full)
+reads every link and store folder. After the build the benchmark waits until the directories are
+older than the racy window, runs one full check that writes the cache as the module does, then times
+both. Run: .venv/bin/python bench/model_links.py [--links N] [--repeat R]
 """
 
 import argparse
@@ -73,22 +76,29 @@ def main():
         layout.apply_plan(plan)
         build_seconds = time.perf_counter() - started
 
-        def recheck():
-            again = layout.plan_links(link_root, store, links, archive_root)
-            assert not again.changed and again.unchanged == len(links)
+        def recheck(verify):
+            again = layout.plan_links(link_root, store, links, archive_root, verify=verify)
+            assert not again.changed and again.unchanged == len(links) and again.verified == verify
             return again
 
-        recheck_seconds, _plan = best(recheck, options.repeat)
+        time.sleep(layout.RACY_NS / 1e9 + 0.1)  # directories changed by the build are racy until then
+        assert layout.write_verification(recheck("full"))
+        recheck_seconds, _plan = best(lambda: recheck("fast"), options.repeat)
+        full_seconds, _plan = best(lambda: recheck("full"), options.repeat)
         walk_seconds, entries = best(lambda: scandir_walk(link_root), options.repeat)
         both_seconds, both = best(lambda: scandir_walk(link_root) + scandir_walk(store), options.repeat)
         print("model_links benchmark: %d links in %d folders, %d entries under the link root"
               % (len(links), len(FOLDERS), entries))
         print("build (plan + apply):        %.3f s" % build_seconds)
-        print("no-op re-check (plan only):  %.3f s  (best of %d)" % (recheck_seconds, options.repeat))
-        print("plain os.scandir walk:       %.3f s  (best of %d)" % (walk_seconds, options.repeat))
+        print("no-op re-check, fast:        %.4f s  (best of %d, re-check cache trusted)"
+              % (recheck_seconds, options.repeat))
+        print("no-op re-check, full:        %.4f s  (best of %d, verify=full)" % (full_seconds, options.repeat))
+        print("plain os.scandir walk:       %.4f s  (best of %d)" % (walk_seconds, options.repeat))
         print("walk of link tree + store:   %.3f s  (best of %d, %d entries)" % (both_seconds, options.repeat, both))
-        print("ratio re-check / walk of the link tree:          %.2f  (target <= 3)" % (recheck_seconds / walk_seconds))
-        print("ratio re-check / walk of link tree + store:      %.2f" % (recheck_seconds / both_seconds))
+        print("ratio fast re-check / walk of the link tree:     %.2f  (target <= 3)" % (recheck_seconds / walk_seconds))
+        print("ratio full re-check / walk of the link tree:     %.2f" % (full_seconds / walk_seconds))
+        print("ratio fast re-check / walk of link tree + store: %.2f" % (recheck_seconds / both_seconds))
+        print("ratio full re-check / walk of link tree + store: %.2f" % (full_seconds / both_seconds))
     finally:
         shutil.rmtree(top)  # the benchmark's own temporary tree
 
