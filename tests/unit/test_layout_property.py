@@ -3,6 +3,10 @@ model_links and a rollback never change the multiset of file contents under stor
 archive. After model_links every declared link is relative and resolves into the store, and no
 directory-level symlink is left under the link root.
 
+The re-check cache must not make this vacuous: every plan here is a full check (verify="full"), so
+the whole planner runs on every example. After the second run the cache is written and a fast
+re-check must agree; as every directory here changed within the racy window, it re-reads in full too.
+
 HYPOTHESIS_PROFILE=nightly runs many more examples (see docs/testing.md).
 """
 
@@ -105,7 +109,7 @@ def run_links(store, link_root, archive_root, links, on_conflict):
     """model_links as the module runs it; a refusal must leave every tree exactly as it was."""
     before = snapshot(os.path.dirname(archive_root))
     try:
-        plan = layout.plan_links(link_root, store, links, archive_root, on_conflict=on_conflict)
+        plan = layout.plan_links(link_root, store, links, archive_root, on_conflict=on_conflict, verify="full")
     except layout.LayoutError:
         assert snapshot(os.path.dirname(archive_root)) == before
         return False
@@ -115,8 +119,11 @@ def run_links(store, link_root, archive_root, links, on_conflict):
         assert os.path.islink(path) and not os.path.isabs(os.readlink(path)), rel
         assert os.path.realpath(path) == os.path.realpath(os.path.join(store, target)), rel
     assert no_directory_symlinks(link_root)
-    again = layout.plan_links(link_root, store, links, archive_root, on_conflict=on_conflict)
+    again = layout.plan_links(link_root, store, links, archive_root, on_conflict=on_conflict, verify="full")
     assert not again.changed, again.changes()
+    layout.write_verification(again)
+    fast = layout.plan_links(link_root, store, links, archive_root, on_conflict=on_conflict)
+    assert not fast.changed and fast.unchanged == again.unchanged, fast.changes()
     return True
 
 
