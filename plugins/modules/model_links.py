@@ -147,7 +147,7 @@ verified:
   description:
     - How this run checked the layout. V(fast) when the re-check cache held and no link was read (see
       O(verify)), V(full) otherwise.
-  returned: always
+  returned: success
   type: str
   sample: fast
 record:
