@@ -5,7 +5,7 @@
 
 plan_links() reads the link tree once and returns a Plan: an ordered list of actions that turn
 the current tree into the declared one. Check mode reports the plan; a real run hands the same
-plan to apply_plan(). The only things ever unlinked are symlinks (checked again right before
+plan to apply_plan(). The only things in the layout ever unlinked are symlinks (checked again right before
 the unlink); real files and directories in the way go to the archive (archive.archive_path).
 
 The record of managed links lives beside the layout, in <link_root>/.ai4artsed-model-links.json:
@@ -656,7 +656,7 @@ def _ensure_link(plan, tree, rel, path, target, wanted, on_conflict, hashes):
 
 
 def unlink_symlink(path):
-    """The only unlink in this collection: refuses anything that is not a symlink right now."""
+    """The only unlink in the link layout: refuses anything that is not a symlink right now."""
     if not stat.S_ISLNK(os.lstat(path).st_mode):
         raise LayoutError("Refusing to remove %s: it is no longer a symlink (changed while running?)" % path)
     os.unlink(path)
