@@ -26,6 +26,8 @@ import json
 import os
 import stat
 
+from ansible_collections.ai4artsed.devserver.plugins.module_utils.disk import existing_ancestor
+
 LEDGER_NAME = "ledger.jsonl"
 RESTORE_ACTION = "restore"
 _CHUNK = 1024 * 1024
@@ -113,16 +115,6 @@ def symlinked_component(path, root):
     return None
 
 
-def existing_ancestor(path):
-    current = path
-    while not os.path.lexists(current):
-        parent = os.path.dirname(current)
-        if parent == current:
-            break
-        current = parent
-    return current
-
-
 def free_name(path):
     """path itself when free, else path.archived-1, path.archived-2, ... (never overwrite)."""
     if not os.path.lexists(path):
@@ -135,7 +127,7 @@ def free_name(path):
 
 def same_filesystem(path, directory):
     """Whether os.rename(path, <inside directory>) stays on one filesystem (directory may not exist yet)."""
-    return os.lstat(path).st_dev == os.stat(existing_ancestor(directory)).st_dev
+    return os.lstat(path).st_dev == os.stat(existing_ancestor(directory, os.path.lexists)).st_dev
 
 
 def append_ledger(archive_root, record):
@@ -314,7 +306,7 @@ def _blocking_parent(original, occupied):
     parent = os.path.dirname(original)
     if parent in occupied:
         return None
-    nearest = existing_ancestor(parent)
+    nearest = existing_ancestor(parent, os.path.lexists)
     if os.path.islink(nearest):
         return "the parent %s of %s is a symlink; refusing to restore through it" % (nearest, original)
     if not os.path.isdir(nearest):

@@ -19,14 +19,14 @@ DiskSpace = namedtuple("DiskSpace", "path checked_path exists mount free_bytes t
 _UNITS = ("B", "KB", "MB", "GB", "TB", "PB")
 
 
-def existing_ancestor(path):
+def existing_ancestor(path, exists=os.path.exists):
     """The path itself if it exists, else its nearest existing parent.
 
     A fresh host has no base directory yet; its free space is that of the parent it will be
-    created in.
+    created in. Pass exists=os.path.lexists to count a dangling symlink as existing.
     """
     current = os.path.abspath(path)
-    while not os.path.exists(current):
+    while not exists(current):
         parent = os.path.dirname(current)
         if parent == current:
             break

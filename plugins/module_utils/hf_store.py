@@ -17,7 +17,7 @@ import os
 import time
 from concurrent.futures import ThreadPoolExecutor
 
-from ansible_collections.ai4artsed.devserver.plugins.module_utils.archive import ArchiveError, archive_path
+from ansible_collections.ai4artsed.devserver.plugins.module_utils.archive import ArchiveError, archive_path, sha256_file
 from ansible_collections.ai4artsed.devserver.plugins.module_utils.disk import human_bytes
 from ansible_collections.ai4artsed.devserver.plugins.module_utils.hf_download import (
     CHUNK_SIZE,
@@ -91,13 +91,8 @@ class FilePlan:
         return max((self.remote.size or 0) - self.resumable, 0)
 
 
-def sha256_of(path):
-    """Read a whole file once (only for files no record vouches for)."""
-    digest = hashlib.sha256()
-    with open(path, "rb") as handle:
-        for block in iter(lambda: handle.read(CHUNK_SIZE), b""):
-            digest.update(block)
-    return digest.hexdigest()
+# Reads a whole file once; used only for files no record vouches for.
+sha256_of = sha256_file
 
 
 def git_oid_of(path, size):
