@@ -15,6 +15,7 @@ __metaclass__ = type
 
 import json
 import os
+import threading
 
 RECORD_VERSION = 1
 
@@ -63,8 +64,8 @@ def write_json_atomically(path, payload):
     """Write JSON via a temporary file and rename, so readers never see half a file."""
     directory = os.path.dirname(path)
     if not os.path.isdir(directory):
-        os.makedirs(directory)
-    temporary = "%s.tmp-%d" % (path, os.getpid())
+        os.makedirs(directory, exist_ok=True)  # parallel downloads of one batch may race here
+    temporary = "%s.tmp-%d-%d" % (path, os.getpid(), threading.get_ident())
     with open(temporary, "w", encoding="utf-8") as handle:
         json.dump(payload, handle, sort_keys=True)
         handle.write("\n")

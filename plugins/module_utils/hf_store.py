@@ -331,9 +331,8 @@ def _fsync_directory(path):
         os.close(descriptor)
 
 
-def describe(plan, outcome=None, error=None):
-    """One entry of the module's ``files`` result."""
-    request = plan.request if plan is not None else {}
+def describe(request, plan, outcome=None, error=None):
+    """One entry of the module's ``files`` result (plan is None when planning failed)."""
     entry = {
         "dest": plan.dest if plan is not None else request.get("dest"),
         "repo_id": request.get("repo_id"),
@@ -373,7 +372,11 @@ def run(params, settings):
         return _summary(plans, {}, started, settings)
 
     if settings.check_mode:
-        return _summary(plans, {}, started, settings)
+        # Owner, group and mode of files that stay: Ansible's attribute helpers only report in check mode.
+        outcomes = dict((id(plan), ({"attributes_changed": bool(settings.set_file_attributes(plan.dest)),
+                                     "bytes_downloaded": 0, "seconds": 0.0}, None))
+                        for _request, plan, _error in plans if plan.action in ("unchanged", "adopt", "relabel"))
+        return _summary(plans, outcomes, started, settings)
     downloads = [plan for _request, plan, _error in plans if plan.action in ("download", "replace")]
     progress = ProgressBoard(settings.progress_file if downloads else None,
                              sum(plan.remote.size or 0 for plan in downloads), len(downloads))
@@ -399,15 +402,8 @@ def _capture(function, *arguments):
 def _summary(plans, outcomes, started, settings):
     files = []
     for request, plan, error in plans:
-        outcome, apply_error = outcomes.get(id(plan), (None, None)) if plan is not None else (None, None)
-        if plan is None:
-            plan_stub = FilePlan(request, request.get("dest"))
-            entry = describe(None, error=error)
-            entry.update(dest=plan_stub.dest, repo_id=request["repo_id"], filename=request.get("filename"),
-                         revision=request["revision"])
-        else:
-            entry = describe(plan, outcome, apply_error)
-        files.append(entry)
+        outcome, apply_error = outcomes.get(id(plan), (None, None))
+        files.append(describe(request, plan, outcome, error or apply_error))
     seconds = round(time.monotonic() - started, 3)
     downloaded = sum(entry.get("bytes_downloaded") or 0 for entry in files)
     failed = [entry for entry in files if entry["action"] == "failed"]

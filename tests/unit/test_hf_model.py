@@ -466,3 +466,16 @@ def test_a_different_file_is_archived_before_the_verified_one_replaces_it(capsys
     assert dest.read_bytes() == MODEL
     assert (archive / "Stable-Diffusion" / "model.safetensors").read_bytes() == truncated
     assert ledger(archive)[0]["to"] == result["archived_to"]
+
+
+def test_check_mode_reports_a_wrong_mode_and_a_real_run_fixes_it(capsys, hub, store):
+    run_hf_model(capsys, base(hub, store, mode="0644"))
+    dest = store / "Stable-Diffusion" / "model.safetensors"
+    dest.chmod(0o600)
+    failed, planned = run_hf_model(capsys, base(hub, store, mode="0644"), check_mode=True)
+    assert not failed and planned["changed"] is True and planned["action"] == "unchanged"
+    assert oct(dest.stat().st_mode & 0o777) == "0o600"
+    failed, fixed = run_hf_model(capsys, base(hub, store, mode="0644"))
+    assert fixed["changed"] is True and oct(dest.stat().st_mode & 0o777) == "0o644"
+    failed, again = run_hf_model(capsys, base(hub, store, mode="0644"))
+    assert again["changed"] is False
