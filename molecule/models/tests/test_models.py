@@ -2,7 +2,6 @@
 every ComfyUI link relative and resolving, no directory-level symlink, the report written, and the
 preflight refusals."""
 
-import os
 import sys
 from pathlib import Path
 
@@ -100,6 +99,3 @@ def test_preflight_passes_with_a_token_and_skips_vram_without_gpus(run_playbook)
     assert code == 0, output
     assert "VRAM check skipped" in output
 
-
-def test_hub_tree_agrees_with_the_standins():
-    assert os.path.exists(PROJECT / "tests" / "fixtures" / "hf_hub_double.py")
