@@ -112,8 +112,8 @@ def collect(roots, archive_root=None, listed=None):
     unmanaged = ["%s/%s" % (label, relative) for label, _root, relative, _stat in files
                  if label in listed and relative not in listed[label]]
     order = dict((label, index) for index, (label, _root) in enumerate(roots))
-    table = [dict(row, folder="%s/%s" % key) for key, row in sorted(rows.items(), key=lambda kv: (order[kv[0][0]],
-                                                                                                   kv[0][1]))]
+    keys = sorted(rows, key=lambda key: (order[key[0]], key[1]))
+    table = [dict(rows[key], folder="%s/%s" % key) for key in keys]
     archive = {"size": 0, "files": 0}
     if archive_root and os.path.isdir(archive_root):
         for relative, stat_result in _walk(archive_root):

@@ -60,7 +60,8 @@ def test_store_folders_belong_to_the_service_account(host):
     for folder in ("", "/clip", "/vae", "/vae/Flux", "/loras", "/Stable-Diffusion", "/diffusion_models"):
         directory = host.file(ROOTS["store"] + folder)
         assert directory.is_directory and (directory.user, directory.group) == ("ai4artsed", "ai4artsed")
-    assert host.run("find %s %s ! -user ai4artsed" % (ROOTS["store"], ROOTS["comfyui"])).stdout == ""
+    assert host.run("find %s %s ! -user ai4artsed ! -name .ai4artsed-model-links.json" % (
+        ROOTS["store"], ROOTS["comfyui"])).stdout == ""
 
 
 def test_the_storage_report_is_written(host):
@@ -98,4 +99,3 @@ def test_preflight_passes_with_a_token_and_skips_vram_without_gpus(run_playbook)
     code, output = run_playbook("preflight_probe.yml", {"model_store_hf_token": "x"})
     assert code == 0, output
     assert "VRAM check skipped" in output
-
