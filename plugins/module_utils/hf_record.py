@@ -63,7 +63,7 @@ def write_json_atomically(path, payload):
     """Write JSON via a temporary file and rename, so readers never see half a file."""
     directory = os.path.dirname(path)
     if not os.path.isdir(directory):
-        os.makedirs(directory)
+        os.makedirs(directory, exist_ok=True)  # a parallel download of the same batch may make it first
     temporary = "%s.tmp-%d" % (path, os.getpid())
     with open(temporary, "w", encoding="utf-8") as handle:
         json.dump(payload, handle, sort_keys=True)
