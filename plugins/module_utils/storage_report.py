@@ -146,7 +146,7 @@ def markdown(report, title="Model storage report"):
         lines.append("| %s |" % " | ".join(_cells(row, row["folder"])))
     lines.append("| %s |" % " | ".join(_cells(report["totals"], "**total**")))
     lines.append("")
-    lines.append("Archive: %s in %d files. Stored once: %s; duplicate copies: %d." % (
+    lines.append("Archive: %s in %d files. Real files: %s; with an identical copy elsewhere: %d." % (
         human_bytes(report["archive"]["size"]), report["archive"]["files"],
         human_bytes(report["totals"]["size"]), report["totals"]["duplicates"]))
     lines.append("")

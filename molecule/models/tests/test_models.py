@@ -2,6 +2,7 @@
 every ComfyUI link relative and resolving, no directory-level symlink, the report written, and the
 preflight refusals."""
 
+import re
 import sys
 from pathlib import Path
 
@@ -99,3 +100,11 @@ def test_preflight_passes_with_a_token_and_skips_vram_without_gpus(run_playbook)
     code, output = run_playbook("preflight_probe.yml", {"model_store_hf_token": "x"})
     assert code == 0, output
     assert "VRAM check skipped" in output
+
+
+def test_check_mode_on_the_converged_host_runs_the_async_downloads_and_plans_no_change(run_playbook):
+    code, output = run_playbook("converge.yml", check=True)
+    assert code == 0, output
+    assert "22 unchanged" in output and "13 unchanged" in output  # hf_model ran (async) in check mode
+    recap = [line for line in output.splitlines() if "devserver-models" in line and " ok=" in line]
+    assert recap and re.search(r"changed=(\x1b\[[0-9;]*m)?0\b", recap[-1]), recap
