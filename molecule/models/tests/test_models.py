@@ -102,10 +102,13 @@ def test_preflight_passes_with_a_token_and_skips_vram_without_gpus(run_playbook)
     assert "VRAM check skipped" in output
 
 
-def test_check_mode_on_the_converged_host_runs_the_async_downloads_and_plans_no_change(run_playbook):
+def test_check_mode_on_the_converged_host_runs_the_async_downloads_and_changes_nothing(run_playbook):
     code, output = run_playbook("converge.yml", check=True)
     assert code == 0, output
     assert "22 unchanged" in output and "13 unchanged" in output  # hf_model ran (async) in check mode
     plain = re.sub(r"\x1b\[[0-9;]*m", "", output)  # the verify step runs with colours forced
-    recap = re.findall(r"^devserver-models\s*:\s*ok=.*$", plain, re.MULTILINE)
-    assert recap and re.search(r"\bchanged=0\b", recap[-1]), plain[-2000:]
+    # Only the model_store tasks: the pip module reports every requirements install as changed in check mode.
+    tasks = [section for section in plain.split("TASK [")[1:] if section.startswith("ai4artsed.devserver.model_store")]
+    assert len(tasks) > 20
+    changed = [section.splitlines()[0] for section in tasks if re.search(r"^changed:", section, re.MULTILINE)]
+    assert changed == []
