@@ -112,3 +112,13 @@ def test_check_mode_on_the_converged_host_runs_the_async_downloads_and_changes_n
     assert len(tasks) > 20
     changed = [section.splitlines()[0] for section in tasks if re.search(r"^changed:", section, re.MULTILINE)]
     assert changed == []
+
+
+def test_storage_report_playbook_prints_the_report_and_changes_nothing(host, run_playbook):
+    before = host.file("/home/ai4artsed/ai/storage-report.md").content_string
+    code, output = run_playbook("storage_report.yml")
+    assert code == 0, output
+    plain = re.sub(r"\x1b\[[0-9;]*m", "", output)
+    assert "# Model storage report" in plain and "| **total** | 132.0 KB | 35 | 20 | 20 | 0 | 0 | 0 |" in plain
+    assert re.search(r"^devserver-models\s*:\s*ok=\d+\s+changed=0\b", plain, re.MULTILINE), plain[-1500:]
+    assert host.file("/home/ai4artsed/ai/storage-report.md").content_string == before
