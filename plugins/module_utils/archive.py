@@ -130,10 +130,19 @@ def same_filesystem(path, directory):
     return os.lstat(path).st_dev == os.stat(existing_ancestor(directory, os.path.lexists)).st_dev
 
 
+def _make_folder(path):
+    """makedirs that accepts a folder a parallel move (hf_model archives with several workers) made first."""
+    if not os.path.isdir(path):
+        try:
+            os.makedirs(path)
+        except OSError:
+            if not os.path.isdir(path):
+                raise
+
+
 def append_ledger(archive_root, record):
     """Append one JSON line and fsync, so a record survives a crash right after the move."""
-    if not os.path.isdir(archive_root):
-        os.makedirs(archive_root)
+    _make_folder(archive_root)
     with open(os.path.join(archive_root, LEDGER_NAME), "a") as handle:
         handle.write(json.dumps(record, sort_keys=True) + "\n")
         handle.flush()
@@ -171,8 +180,7 @@ def move_with_record(source, destination, archive_root, reason, sha256=None, now
             " (common_archive_dir) and run again." % (source, destination)
         )
     size = tree_size(source)
-    if not os.path.isdir(parent):
-        os.makedirs(parent)
+    _make_folder(parent)
     try:
         os.rename(source, destination)
     except OSError as error:

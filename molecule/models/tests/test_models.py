@@ -1,0 +1,124 @@
+"""After converge: every manifest entry (as its stand-in) in place with the right digest and owner,
+every ComfyUI link relative and resolving, no directory-level symlink, the report written, and the
+preflight refusals."""
+
+import re
+import sys
+from pathlib import Path
+
+import pytest
+import yaml
+
+PROJECT = Path(__file__).resolve().parents[3]
+sys.path.insert(0, str(PROJECT / "tests" / "fixtures"))
+from model_store_standins import standins  # noqa: E402
+
+SWARMUI = "/home/ai4artsed/ai/SwarmUI"
+ROOTS = {"store": SWARMUI + "/Models", "comfyui": SWARMUI + "/dlbackend/ComfyUI/models"}
+MANIFEST = yaml.safe_load((PROJECT / "roles" / "model_store" / "files" / "manifest.yml").read_text())
+_REPOS, _OVERLAY, DIGESTS = standins()
+ENTRIES = dict((entry["name"], entry) for entry in MANIFEST["models"])
+EXPECTED = [(name, root_dest[0], root_dest[1], root_dest[2])
+            for name, files in sorted(DIGESTS.items()) for root_dest in files.values()]
+LINKS = sorted((entry["comfyui_link"], entry["dest"]) for entry in MANIFEST["models"] if entry.get("comfyui_link"))
+
+
+def root_of(name):
+    return ROOTS[ENTRIES[name].get("root", "store")]
+
+
+@pytest.mark.parametrize(("name", "dest", "sha256", "size"), EXPECTED, ids=[e[1] for e in EXPECTED])
+def test_every_file_is_in_place_with_its_digest_and_owner(host, name, dest, sha256, size):
+    model = host.file("%s/%s" % (root_of(name), dest))
+    assert model.is_file and not model.is_symlink
+    assert model.size == size
+    assert model.sha256sum == sha256
+    assert (model.user, model.group, model.mode) == ("ai4artsed", "ai4artsed", 0o644)
+
+
+def test_multi_file_models_hold_only_what_their_patterns_match(host):
+    for name in ("stable-audio-open-1.0-diffusers", "musicgen-small"):
+        folder = "%s/%s" % (root_of(name), ENTRIES[name]["dest"].rstrip("/"))
+        assert not host.file(folder + "/not-selected.bin").exists
+
+
+@pytest.mark.parametrize(("link", "dest"), LINKS, ids=[link for link, _dest in LINKS])
+def test_every_comfyui_link_is_relative_and_resolves_to_the_store_file(host, link, dest):
+    path = "%s/%s" % (ROOTS["comfyui"], link)
+    assert host.file(path).is_symlink
+    value = host.file(path).linked_to  # resolved
+    raw = host.check_output("readlink %s" % path)
+    assert not raw.startswith("/")
+    assert value == "%s/%s" % (ROOTS["store"], dest)
+
+
+def test_no_directory_level_symlink_under_comfyui_models(host):
+    assert host.check_output("find %s -type l -xtype d" % ROOTS["comfyui"]) == ""
+    assert host.check_output("find %s -xtype l" % ROOTS["comfyui"]) == ""  # no broken link
+
+
+def test_store_folders_belong_to_the_service_account(host):
+    for folder in ("", "/clip", "/vae", "/vae/Flux", "/loras", "/Stable-Diffusion", "/diffusion_models"):
+        directory = host.file(ROOTS["store"] + folder)
+        assert directory.is_directory and (directory.user, directory.group) == ("ai4artsed", "ai4artsed")
+    assert host.run("find %s %s ! -user ai4artsed ! -name .ai4artsed-model-links.json" % (
+        ROOTS["store"], ROOTS["comfyui"])).stdout == ""
+
+
+def test_the_storage_report_is_written(host):
+    report = host.file("/home/ai4artsed/ai/storage-report.md")
+    assert report.is_file and report.user == "ai4artsed"
+    text = report.content_string
+    assert text.startswith("# Model storage report")
+    assert "| Models/clip |" in text and "| ComfyUI models/clip |" in text and "**total**" in text
+    assert "## Broken links\n\nnone" in text and "## Unmanaged files\n\nnone" in text
+    assert ".hf_model" not in text
+
+
+def test_preflight_refuses_gated_models_without_a_token(run_playbook):
+    code, output = run_playbook("preflight_probe.yml", {"model_store_hf_token": ""})
+    assert code != 0
+    assert "https://huggingface.co/stabilityai/stable-diffusion-3.5-large" in output
+    assert "https://huggingface.co/stabilityai/stable-audio-open-1.0" in output
+
+
+def test_preflight_refuses_a_gpu_with_too_little_memory(run_playbook):
+    code, output = run_playbook("preflight_probe.yml", {"model_store_hf_token": "x",
+                                                        "nvidia_driver_gpus": [{"memory_mib": 16384}]})
+    assert code != 0
+    assert "The largest GPU has 16 GB" in output and "flux2" in output
+
+
+def test_preflight_refuses_a_disk_without_room_for_the_downloads(run_playbook):
+    code, output = run_playbook("preflight_probe.yml", {"model_store_hf_token": "x",
+                                                        "model_store_free_space_margin_gb": 10 ** 9})
+    assert code != 0
+    assert "Not enough free space for the models" in output
+
+
+def test_preflight_passes_with_a_token_and_skips_vram_without_gpus(run_playbook):
+    code, output = run_playbook("preflight_probe.yml", {"model_store_hf_token": "x"})
+    assert code == 0, output
+    assert "VRAM check skipped" in output
+
+
+def test_check_mode_on_the_converged_host_runs_the_async_downloads_and_changes_nothing(run_playbook):
+    code, output = run_playbook("converge.yml", check=True)
+    assert code == 0, output
+    assert "22 unchanged" in output and "13 unchanged" in output  # hf_model ran (async) in check mode
+    plain = re.sub(r"\x1b\[[0-9;]*m", "", output)  # the verify step runs with colours forced
+    # Only the model_store tasks: the pip module reports every requirements install as changed in check mode.
+    tasks = [section for section in plain.split("TASK [")[1:] if section.startswith("ai4artsed.devserver.model_store")]
+    assert len(tasks) > 20
+    changed = [section.splitlines()[0] for section in tasks if re.search(r"^changed:", section, re.MULTILINE)]
+    assert changed == []
+
+
+def test_storage_report_playbook_prints_the_report_and_changes_nothing(host, run_playbook):
+    before = host.file("/home/ai4artsed/ai/storage-report.md").content_string
+    code, output = run_playbook("storage_report.yml")
+    assert code == 0, output
+    plain = re.sub(r"\x1b\[[0-9;]*m", "", output)
+    assert "# Model storage report" in plain and "| **total** | 132.0 KB | 35 | 20 | 20 | 0 | 0 | 0 |" in plain
+    assert re.search(r"^devserver-models\s*:\s*ok=\d+\s+changed=0\b", plain, re.MULTILINE), plain[-1500:]
+    assert host.file("/home/ai4artsed/ai/storage-report.md").content_string == before

@@ -1,0 +1,147 @@
+#!/usr/bin/python
+# -*- coding: utf-8 -*-
+# Copyright: (c) 2026, AI4ArtsEd DevServer team
+# GNU General Public License v3.0+ (see https://www.gnu.org/licenses/gpl-3.0.txt)
+
+from __future__ import absolute_import, division, print_function
+
+__metaclass__ = type
+
+DOCUMENTATION = r"""
+---
+module: hf_model_progress
+short_description: Read the progress of an hf_model download running as an async task
+version_added: "0.1.0"
+description:
+  - Reads the progress file that M(ai4artsed.devserver.hf_model) rewrites about once a second, and the results
+    file of the async job that runs it, and returns one line a person can watch (for example
+    C(3.2 / 35.5 GB, 110 MB/s, ETA 5 min)) and whether the job has finished.
+  - Meant for a loop with C(loop_control.pause), C(loop_control.break_when) on RV(finished) and the line as the
+    loop label, so progress is printed while a long download runs in the background and survives a dropped
+    SSH connection.
+  - Reads only. Collect the job's result with C(ansible.builtin.async_status) afterwards.
+author:
+  - AI4ArtsEd DevServer team (@ai4artsed)
+options:
+  progress_file:
+    description:
+      - The O(ai4artsed.devserver.hf_model#module:progress_file) of the job.
+    type: path
+    required: true
+  results_file:
+    description:
+      - The C(results_file) that an async task started with C(poll=0) returns. Without it RV(finished) is false.
+    type: path
+  started:
+    description:
+      - Unix time the job was started; a progress file older than that is from an earlier run and is not shown.
+    type: float
+attributes:
+  check_mode:
+    support: full
+    description: Reads only; runs the same in check mode.
+  diff_mode:
+    support: none
+    description: Reports progress; there is nothing to diff.
+seealso:
+  - module: ai4artsed.devserver.hf_model
+"""
+
+EXAMPLES = r"""
+- name: Start the downloads in the background
+  ai4artsed.devserver.hf_model:
+    root: /home/ai4artsed/ai/SwarmUI/Models
+    files: "{{ files }}"
+  async: 86400
+  poll: 0
+  register: job
+
+- name: Print progress every 10 seconds until the job has finished
+  ai4artsed.devserver.hf_model_progress:
+    progress_file: /home/ai4artsed/ai/SwarmUI/Models/.hf_model/progress.json
+    results_file: "{{ job.results_file }}"
+  register: poll
+  loop: "{{ range(8640) | list }}"
+  loop_control:
+    pause: 10
+    label: "{{ poll.line | default('starting') }}"
+    break_when: poll.finished
+"""
+
+RETURN = r"""
+finished:
+  description: Whether the async job has written its final result.
+  returned: always
+  type: bool
+line:
+  description: The progress line, or C(waiting for the first progress report) before the first one.
+  returned: always
+  type: str
+  sample: 3.2 / 35.5 GB, 110 MB/s, ETA 5 min
+done_bytes:
+  description: Bytes downloaded so far in this batch.
+  returned: always
+  type: int
+total_bytes:
+  description: Bytes this batch downloads.
+  returned: always
+  type: int
+files_done:
+  description: Files finished.
+  returned: always
+  type: int
+files_total:
+  description: Files in the batch.
+  returned: always
+  type: int
+"""
+
+import json
+import os
+
+from ansible.module_utils.basic import AnsibleModule
+
+
+def read_json(path):
+    try:
+        with open(path) as handle:
+            return json.load(handle)
+    except (IOError, OSError, ValueError):
+        return None
+
+
+def status(progress_file, results_file=None, started=None):
+    progress = read_json(progress_file) or {}
+    if started is not None and progress.get("updated", 0) < started:
+        progress = {}
+    job = read_json(results_file) if results_file else None
+    finished = bool(job) and (bool(job.get("finished")) or "started" not in job)
+    line = progress.get("line") or "waiting for the first progress report"
+    result = {"finished": finished, "line": line}
+    for key in ("done_bytes", "total_bytes", "files_done", "files_total"):
+        result[key] = int(progress.get(key) or 0)
+    if finished and not progress:
+        result["line"] = "finished, nothing was downloaded"
+    elif result["files_total"]:
+        result["line"] = "%s (%d of %d files)" % (line, result["files_done"], result["files_total"])
+    return result
+
+
+def main():
+    module = AnsibleModule(
+        argument_spec={
+            "progress_file": {"type": "path", "required": True},
+            "results_file": {"type": "path"},
+            "started": {"type": "float"},
+        },
+        supports_check_mode=True,
+    )
+    params = module.params
+    results_file = params["results_file"]
+    if results_file and not os.path.isabs(results_file):
+        module.fail_json(msg="results_file must be absolute, as async tasks return it: %s" % results_file)
+    module.exit_json(changed=False, **status(params["progress_file"], results_file, params["started"]))
+
+
+if __name__ == "__main__":
+    main()

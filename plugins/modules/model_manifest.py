@@ -1,0 +1,188 @@
+#!/usr/bin/python
+# -*- coding: utf-8 -*-
+# Copyright: (c) 2026, AI4ArtsEd DevServer team
+# GNU General Public License v3.0+ (see https://www.gnu.org/licenses/gpl-3.0.txt)
+
+from __future__ import absolute_import, division, print_function
+
+__metaclass__ = type
+
+DOCUMENTATION = r"""
+---
+module: model_manifest
+short_description: Validate the model manifest and plan the model store from it
+version_added: "0.1.0"
+description:
+  - Validates the model manifest (C(roles/model_store/files/manifest.yml), documented in
+    C(docs/model-manifest.md)) together with O(extra_models), and fails with every problem at once, each naming
+    its entry, for unknown keys, duplicate or overlapping destinations, absolute or escaping paths (C(..)), a
+    missing C(repo_id), C(path) or C(allow_patterns), a bad C(media), C(root) or C(sha256), and unknown workflows.
+  - Selects the entries the chosen workflows need (O(media), O(workflows)); every entry of O(extra_models) is
+    always selected.
+  - Returns what the other modules take, so no playbook logic rebuilds it, the
+    M(ai4artsed.devserver.hf_model) C(files) list per root, the M(ai4artsed.devserver.model_links) C(links) dict,
+    the files a prune keeps, the gated repositories with their licence pages, the bytes still missing and the
+    VRAM the selected workflows need.
+  - Reads only. It stats the destinations below O(store_root) and O(comfyui_root) to count missing bytes.
+author:
+  - AI4ArtsEd DevServer team (@ai4artsed)
+options:
+  manifest:
+    description:
+      - The parsed manifest, a dict with the keys C(workflows) and C(models).
+    type: dict
+    required: true
+  extra_models:
+    description:
+      - The user's own entries, with the keys of a manifest entry. Always selected.
+    type: list
+    elements: dict
+    default: []
+  media:
+    description:
+      - Workflow media to select, any of V(image), V(video) and V(audio). An empty list selects no workflow.
+    type: list
+    elements: str
+    default: [image, video, audio]
+  workflows:
+    description:
+      - When not empty, only these workflows (of the selected O(media)) are selected.
+    type: list
+    elements: str
+    default: []
+  store_root:
+    description:
+      - The model store, C(SwarmUI/Models), where entries with C(root=store) go.
+    type: path
+  comfyui_root:
+    description:
+      - ComfyUI's C(models/) folder, where entries with C(root=comfyui) go and the links live.
+    type: path
+attributes:
+  check_mode:
+    support: full
+    description: Reads only; runs the same in check mode.
+  diff_mode:
+    support: none
+    description: Reports a plan; there is nothing to diff.
+seealso:
+  - module: ai4artsed.devserver.hf_model
+  - module: ai4artsed.devserver.model_links
+  - module: ai4artsed.devserver.model_archive
+"""
+
+EXAMPLES = r"""
+- name: Plan the image models of the manifest
+  ai4artsed.devserver.model_manifest:
+    manifest: "{{ lookup('ansible.builtin.file', 'manifest.yml') | from_yaml }}"
+    media: [image]
+    store_root: /home/ai4artsed/ai/SwarmUI/Models
+    comfyui_root: /home/ai4artsed/ai/SwarmUI/dlbackend/ComfyUI/models
+  register: plan
+
+- name: Download the planned store files
+  ai4artsed.devserver.hf_model:
+    root: /home/ai4artsed/ai/SwarmUI/Models
+    files: "{{ plan.downloads.store }}"
+"""
+
+RETURN = r"""
+entries:
+  description: How many entries the manifest and O(extra_models) hold together.
+  returned: success
+  type: int
+  sample: 30
+selected:
+  description: Names of the selected entries, in manifest order.
+  returned: success
+  type: list
+  elements: str
+workflows:
+  description: Names of the selected workflows.
+  returned: success
+  type: list
+  elements: str
+  sample: [flux2, sd35_large]
+downloads:
+  description: The M(ai4artsed.devserver.hf_model) C(files) list for each root, C(store) and C(comfyui).
+  returned: success
+  type: dict
+  sample: {store: [{repo_id: Comfy-Org/flux2-dev, filename: split_files/vae/flux2-vae.safetensors,
+                    dest: vae/Flux/flux2-vae.safetensors, revision: main, size: 336213556}], comfyui: []}
+links:
+  description: The M(ai4artsed.devserver.model_links) C(links) dict, link below O(comfyui_root) to file in the store.
+  returned: success
+  type: dict
+  sample: {vae/flux2-vae.safetensors: vae/Flux/flux2-vae.safetensors}
+links_ready:
+  description: The part of RV(links) whose store file exists already (what check mode on a fresh host can link).
+  returned: success
+  type: dict
+listed:
+  description:
+    - Files each root keeps (paths relative to the root), for a prune with M(ai4artsed.devserver.model_archive).
+    - Multi-file entries contribute the files found in their folder.
+  returned: success
+  type: dict
+gated:
+  description: Selected entries from gated repositories, each with C(name), C(repo_id) and C(licence_page).
+  returned: success
+  type: list
+  elements: dict
+known_bytes:
+  description: Bytes of the selected files whose size the manifest records.
+  returned: success
+  type: int
+missing_bytes:
+  description: Bytes of those files not yet in place (missing files, and the rest of files of the wrong size).
+  returned: success
+  type: int
+unknown_size:
+  description: Selected entries without a recorded size (multi-file models, files whose size is not known).
+  returned: success
+  type: list
+  elements: str
+missing:
+  description: Selected entries not yet in place.
+  returned: success
+  type: list
+  elements: str
+vram_gb:
+  description: The largest C(vram_gb) of the selected workflows (0 when none is selected).
+  returned: success
+  type: int
+  sample: 24
+vram_by_workflow:
+  description: C(vram_gb) of each selected workflow.
+  returned: success
+  type: dict
+"""
+
+from ansible.module_utils.basic import AnsibleModule
+from ansible_collections.ai4artsed.devserver.plugins.module_utils.manifest import ManifestError, plan
+
+
+def main():
+    module = AnsibleModule(
+        argument_spec={
+            "manifest": {"type": "dict", "required": True},
+            "extra_models": {"type": "list", "elements": "dict", "default": []},
+            "media": {"type": "list", "elements": "str", "default": ["image", "video", "audio"]},
+            "workflows": {"type": "list", "elements": "str", "default": []},
+            "store_root": {"type": "path"},
+            "comfyui_root": {"type": "path"},
+        },
+        supports_check_mode=True,
+    )
+    params = module.params
+    try:
+        result = plan(params["manifest"], params["extra_models"], media=params["media"],
+                      workflows=params["workflows"], store_root=params["store_root"],
+                      comfyui_root=params["comfyui_root"])
+    except ManifestError as error:
+        module.fail_json(msg=str(error), problems=error.problems)
+    module.exit_json(changed=False, **result)
+
+
+if __name__ == "__main__":
+    main()

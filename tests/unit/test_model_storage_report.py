@@ -1,0 +1,80 @@
+"""model_storage_report and hf_model_progress: the report's figures and Markdown, the progress reader."""
+
+import json
+import os
+
+from ansible_collections.ai4artsed.devserver.plugins.module_utils import storage_report
+from ansible_collections.ai4artsed.devserver.plugins.modules import hf_model_progress
+
+
+def write(path, data):
+    path.parent.mkdir(parents=True, exist_ok=True)
+    path.write_bytes(data)
+
+
+def tree(tmp_path):
+    store, comfy, archive = tmp_path / "Models", tmp_path / "models", tmp_path / "archive"
+    write(store / "clip" / "clip_g.safetensors", b"g" * 10)
+    write(store / "clip" / "unlisted.safetensors", b"u" * 3)
+    write(store / "vae" / "Flux" / "ae.safetensors", b"a" * 5)
+    write(store / ".hf_model" / "clip" / "clip_g.safetensors.json", b"{}")  # our records: left out
+    write(comfy / "clip" / "t5-base.safetensors", b"t" * 7)
+    write(comfy / "checkpoints" / "copy.safetensors", b"g" * 10)  # a duplicate of clip_g
+    (comfy / "vae").mkdir(parents=True)
+    os.symlink("../../Models/vae/Flux/ae.safetensors", str(comfy / "vae" / "ae.safetensors"))
+    os.symlink("../../Models/vae/gone.safetensors", str(comfy / "vae" / "gone.safetensors"))
+    write(comfy / ".ai4artsed-model-links.json", b"{}")
+    write(archive / "vae" / "old.safetensors", b"o" * 4)
+    write(archive / "ledger.jsonl", b"{}\n")
+    listed = {"Models": ["clip/clip_g.safetensors", "vae/Flux/ae.safetensors"],
+              "ComfyUI models": ["clip/t5-base.safetensors"]}
+    return [("Models", str(store)), ("ComfyUI models", str(comfy))], str(archive), listed
+
+
+def test_report_counts_per_folder(tmp_path):
+    roots, archive, listed = tree(tmp_path)
+    report = storage_report.collect(roots, archive, listed)
+    rows = dict((row["folder"], row) for row in report["rows"])
+    assert sorted(rows) == ["ComfyUI models/checkpoints", "ComfyUI models/clip", "ComfyUI models/vae",
+                            "Models/clip", "Models/vae"]
+    assert (rows["Models/clip"]["size"], rows["Models/clip"]["files"], rows["Models/clip"]["unmanaged"]) == (13, 2, 1)
+    assert rows["Models/clip"]["duplicates"] == 1 and rows["ComfyUI models/checkpoints"]["duplicates"] == 1
+    assert rows["Models/vae"]["linked"] == 1
+    assert (rows["ComfyUI models/vae"]["links"], rows["ComfyUI models/vae"]["broken links"]) == (2, 1)
+    assert report["archive"] == {"size": 4, "files": 1}
+    assert report["totals"]["size"] == 10 + 3 + 5 + 7 + 10
+    assert report["broken_links"] == [{"root": "ComfyUI models", "path": "vae/gone.safetensors",
+                                       "target": "../../Models/vae/gone.safetensors"}]
+    assert report["unmanaged"] == ["Models/clip/unlisted.safetensors", "ComfyUI models/checkpoints/copy.safetensors"]
+    assert [d["paths"] for d in report["duplicates"]] == [
+        ["ComfyUI models/checkpoints/copy.safetensors", "Models/clip/clip_g.safetensors"]]
+
+
+def test_markdown_is_stable_and_leaves_out_our_records(tmp_path):
+    roots, archive, listed = tree(tmp_path)
+    first = storage_report.markdown(storage_report.collect(roots, archive, listed))
+    assert first == storage_report.markdown(storage_report.collect(roots, archive, listed))
+    assert first.startswith("# Model storage report\n\n| folder | size | files | linked | links |")
+    assert "| Models/clip | 13 B | 2 | 0 | 0 | 1 | 0 | 1 |" in first
+    assert ".hf_model" not in first and ".ai4artsed-model-links" not in first and "ledger" not in first
+
+
+def test_without_a_listing_nothing_is_unmanaged(tmp_path):
+    roots, archive, _listed = tree(tmp_path)
+    assert storage_report.collect(roots, archive, None)["unmanaged"] == []
+
+
+def test_progress_reader(tmp_path):
+    progress, results = tmp_path / "progress.json", tmp_path / "job"
+    assert hf_model_progress.status(str(progress), str(results)) == {
+        "finished": False, "line": "waiting for the first progress report", "done_bytes": 0, "total_bytes": 0,
+        "files_done": 0, "files_total": 0}
+    progress.write_text(json.dumps({"line": "1.0 / 2.0 GB, 1.0 MB/s, ETA 17 min", "done_bytes": 1, "total_bytes": 2,
+                                    "files_done": 1, "files_total": 3, "updated": 100.0}))
+    results.write_text(json.dumps({"started": 1, "finished": 0}))
+    running = hf_model_progress.status(str(progress), str(results))
+    assert running["line"] == "1.0 / 2.0 GB, 1.0 MB/s, ETA 17 min (1 of 3 files)" and not running["finished"]
+    results.write_text(json.dumps({"changed": True, "files": []}))
+    assert hf_model_progress.status(str(progress), str(results))["finished"]
+    stale = hf_model_progress.status(str(progress), str(results), started=200.0)
+    assert stale["line"] == "finished, nothing was downloaded"
