@@ -1,4 +1,4 @@
-"""Helpers for the verify step: run a playbook of this scenario against its instance from the controller."""
+"""Shared by every scenario's verify step (pytest loads this conftest for tests under molecule/)."""
 
 import json
 import os
@@ -7,15 +7,14 @@ from pathlib import Path
 
 import pytest
 
-SCENARIO_DIR = Path(__file__).resolve().parent.parent
-
 
 @pytest.fixture
-def run_playbook():
-    """Run a playbook of this scenario against its inventory; return (exit code, combined output)."""
+def run_playbook(request):
+    """Run a playbook of the requesting test's scenario against its instance; return (exit code, output)."""
+    scenario_dir = Path(str(request.path)).resolve().parent.parent
 
     def run(playbook, extra_vars=None, check=False):
-        command = ["ansible-playbook", "-i", os.environ["MOLECULE_INVENTORY_FILE"], str(SCENARIO_DIR / playbook)]
+        command = ["ansible-playbook", "-i", os.environ["MOLECULE_INVENTORY_FILE"], str(scenario_dir / playbook)]
         if check:
             command += ["--check", "--diff"]
         if extra_vars:
