@@ -289,12 +289,14 @@ class Transfer:
         return StreamDigest(self.remote.size if self.remote.git_oid and not expected_sha256 else None)
 
     def run(self, expected_sha256):
-        """Download into the partial file; return (sha256, git_oid) of the complete bytes."""
+        """Download into the partial file; return (sha256, git_oid) of the complete bytes.
+
+        The caller checks free space first (check_free_space), before it creates any directory.
+        """
         already = self.resumable_bytes(expected_sha256)
         if already < 0:
             os.unlink(self.partial)  # our own leftover of another revision, never a user's file
             already = 0
-        self.check_free_space(already)
         write_json_atomically(self.partial_meta, {"version": RECORD_VERSION,
                                                   "identity": self.identity(expected_sha256)})
         self.digest = self._new_digest(expected_sha256)
