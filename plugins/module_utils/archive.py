@@ -435,6 +435,10 @@ def plan_rollback(archive_root, since=None, path_prefix=None, problems=None):
         if not _present(current, occupied, freed):
             entry["state"] = "missing"
             problem = "%s is no longer there; nothing to put back" % current
+        elif current not in occupied and not _still_what_was_moved(current, record):
+            entry["state"] = "conflict"
+            problem = ("%s is no longer what was moved there (%s bytes); left alone (something replaced it since)"
+                       % (current, record.get("size")))
         elif _present(original, occupied, freed):
             entry["state"] = "conflict"
             problem = "%s exists again; left alone (move it away and run the rollback again)" % original
@@ -453,6 +457,19 @@ def plan_rollback(archive_root, since=None, path_prefix=None, problems=None):
             entry["problem"] = problem
         plan.append(entry)
     return plan
+
+
+def _still_what_was_moved(path, record):
+    """Whether path still looks like what the record moved there (same size; a file is still a file).
+
+    A move into a live place (a merge destination, ComfyUI's folder) can be replaced later, for
+    example by a link: that must not be moved back in its stead. Sizes only: hashing every file
+    on each rollback plan would take too long."""
+    if record.get("size") is None:
+        return True
+    if record.get("sha256") and not stat.S_ISREG(os.lstat(path).st_mode):
+        return False
+    return tree_size(path) == record["size"]
 
 
 def _present(path, occupied, freed):

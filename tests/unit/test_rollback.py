@@ -196,3 +196,15 @@ def test_a_rollback_does_not_replay_lines_that_moved_no_bytes(tmp_path):
     archive.record_symlink_removal(str(archive_root), str(store / "gone"), "../nowhere", "removed dangling symlink")
     archive.archive_path(str(store / "a.bin"), str(store), str(archive_root), "r")
     assert [entry["to"] for entry in archive.plan_rollback(str(archive_root))] == [str(store / "a.bin")]
+
+
+def test_a_moved_file_replaced_since_by_a_link_is_not_moved_back_in_its_stead(tmp_path):
+    store, comfy, archive_root = tmp_path / "Models", tmp_path / "comfy", tmp_path / "model-archive"
+    build(store, {"clip/t5-base.bin": "weights"})
+    comfy.mkdir()
+    archive.move_with_record(str(store / "clip/t5-base.bin"), str(comfy / "t5-base.bin"), str(archive_root), "moved")
+    os.rename(str(comfy / "t5-base.bin"), str(tmp_path / "kept.bin"))  # a person moved it on ...
+    os.symlink("kept.bin", str(comfy / "t5-base.bin"))  # ... and left a link in its place
+    (entry,) = archive.plan_rollback(str(archive_root))
+    assert entry["state"] == "conflict" and "no longer what was moved" in entry["problem"]
+    assert archive.apply_rollback(str(archive_root), [entry]) == [] and not (store / "clip/t5-base.bin").exists()
