@@ -12,7 +12,14 @@ as copy + delete), and every move appends one JSON line to archive_root/ledger.j
 
 Rollback replays that ledger backwards. A restoration is itself a ledger line with
 "action": "restore" (from = where the file was, to = where it is put back), so a second rollback
-finds nothing left to do. Standard library only: this runs on the managed host.
+finds nothing left to do. Two kinds of line move no bytes and are not replayed: "action": "unlink"
+(a symlink the link layout removed: from = where it was, link = its value) and "action":
+"set-aside" (a torn line found at the end of the ledger and copied to the file named in "to").
+
+Appends hold an exclusive lock on the ledger. Before appending, a last line without its newline
+(a crash mid-append) is either terminated (when it is a complete record) or copied to
+ledger.torn-<time> next to the ledger and cut off, so every record starts on its own line and the
+ledger stays JSON lines; nothing is lost. Standard library only: this runs on the managed host.
 """
 
 from __future__ import absolute_import, division, print_function
@@ -21,6 +28,7 @@ __metaclass__ = type
 
 import datetime
 import errno
+import fcntl
 import hashlib
 import json
 import os
@@ -29,7 +37,10 @@ import stat
 from ansible_collections.ai4artsed.devserver.plugins.module_utils.disk import existing_ancestor
 
 LEDGER_NAME = "ledger.jsonl"
+TORN_PREFIX = "ledger.torn-"
 RESTORE_ACTION = "restore"
+UNLINK_ACTION = "unlink"
+SET_ASIDE_ACTION = "set-aside"
 _CHUNK = 1024 * 1024
 
 
@@ -140,32 +151,129 @@ def _make_folder(path):
                 raise
 
 
-def append_ledger(archive_root, record):
-    """Append one JSON line and fsync, so a record survives a crash right after the move."""
+def append_ledger(archive_root, record, now=None):
+    """Append one JSON line and fsync, so a record survives a crash right after the move.
+
+    Holds an exclusive lock on the ledger (parallel downloads and other runs append too), and sets
+    a torn last line aside first (see _set_aside_torn_tail), so the record starts on its own line.
+    """
     _make_folder(archive_root)
-    with open(os.path.join(archive_root, LEDGER_NAME), "a") as handle:
-        handle.write(json.dumps(record, sort_keys=True) + "\n")
-        handle.flush()
-        os.fsync(handle.fileno())
-
-
-def read_ledger(archive_root):
-    """All records in the order they were written. A line that is not JSON is an error, not skipped."""
     path = os.path.join(archive_root, LEDGER_NAME)
+    descriptor = os.open(path, os.O_RDWR | os.O_APPEND | os.O_CREAT, 0o666)
+    try:
+        fcntl.flock(descriptor, fcntl.LOCK_EX)  # released when the descriptor is closed
+        note = _set_aside_torn_tail(descriptor, archive_root, now)
+        if note is not None:
+            _write_line(descriptor, note)
+        _write_line(descriptor, record)
+        os.fsync(descriptor)
+    finally:
+        os.close(descriptor)
+
+
+def _write_line(descriptor, record):
+    _write_all(descriptor, (json.dumps(record, sort_keys=True) + "\n").encode("utf-8"))
+
+
+def _last_line_start(descriptor, size):
+    """Offset just after the last newline in the first `size` bytes (0 when there is none)."""
+    end = size
+    while end > 0:
+        start = max(0, end - _CHUNK)
+        block = os.pread(descriptor, end - start, start)
+        newline = block.rfind(b"\n")
+        if newline >= 0:
+            return start + newline + 1
+        end = start
+    return 0
+
+
+def _parse_record(data):
+    try:
+        record = json.loads(data.decode("utf-8"))
+    except ValueError:  # UnicodeDecodeError is a ValueError too
+        return None
+    return record if isinstance(record, dict) else None
+
+
+def _set_aside_torn_tail(descriptor, archive_root, now=None):
+    """Make the ledger end with a newline before a record is appended; returns a note record or None.
+
+    A last line without its newline is what a crash mid-append leaves. When it still parses as a
+    record, only the newline was lost: it is added. Otherwise its bytes are copied (and synced) to
+    ledger.torn-<time> next to the ledger, and only then cut off the ledger; the returned note says
+    where they went, so a reader of the ledger finds them.
+    """
+    size = os.fstat(descriptor).st_size
+    start = _last_line_start(descriptor, size)
+    if start == size:
+        return None
+    torn = os.pread(descriptor, size - start, start)
+    if _parse_record(torn) is not None:
+        _write_all(descriptor, b"\n")
+        return None
+    stamp = format_time(now).replace(":", "").replace("+0000", "Z")
+    aside = free_name(os.path.join(archive_root, TORN_PREFIX + stamp))
+    copy = os.open(aside, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o644)
+    try:
+        _write_all(copy, torn)
+        os.fsync(copy)
+    finally:
+        os.close(copy)
+    os.ftruncate(descriptor, start)
+    return {"time": format_time(now), "action": SET_ASIDE_ACTION, "from": os.path.join(archive_root, LEDGER_NAME),
+            "to": aside, "size": len(torn), "sha256": None,
+            "reason": "torn last line of the ledger (a crash while appending) set aside before appending"}
+
+
+def _write_all(descriptor, data):
+    while data:
+        data = data[os.write(descriptor, data):]
+
+
+def read_ledger(archive_root, problems=None):
+    """All complete records in the order they were written.
+
+    A line that is not a JSON record (torn by a crash) is skipped and described in `problems` (a
+    list, when given), never fatal: one bad line must not hide the other moves from a rollback. A
+    record an older version glued onto a torn line ('{"ti{"time": ...}') is recovered from it.
+    Notes of torn lines set aside earlier are described in `problems` as well.
+    """
+    path = os.path.join(archive_root, LEDGER_NAME)
+    problems = [] if problems is None else problems
     if not os.path.exists(path):
         return []
     records = []
-    with open(path) as handle:
+    with open(path, "rb") as handle:
         for number, line in enumerate(handle, 1):
             if not line.strip():
                 continue
-            try:
-                records.append(json.loads(line))
-            except ValueError:
-                raise ArchiveError(
-                    "Line %d of %s is not JSON; repair or remove that line by hand, then run again" % (number, path)
-                )
+            record = _parse_record(line)
+            if record is None:
+                record, torn = _recover_glued(line)
+                problems.append("Line %d of %s is a torn record (%d bytes that are not JSON%s); skipped. The move"
+                                " it recorded, if any, is not replayed: look at it by hand." % (
+                                    number, path, torn, ", followed by a complete record, which is read"
+                                    if record else ""))
+                if record is None:
+                    continue
+            if record.get("action") == SET_ASIDE_ACTION:
+                problems.append("A torn last line of the ledger was set aside in %s (%s bytes) at %s; the move it"
+                                " recorded, if any, is not replayed: look at it by hand." % (
+                                    record.get("to"), record.get("size"), record.get("time")))
+            records.append(record)
     return records
+
+
+def _recover_glued(line):
+    """(record, bytes before it) when a complete record follows a torn prefix on one line, else (None, len)."""
+    position = line.find(b'{"', 1)
+    while position > 0:
+        record = _parse_record(line[position:])
+        if record is not None and "from" in record:
+            return record, position
+        position = line.find(b'{"', position + 1)
+    return None, len(line.rstrip(b"\n"))
 
 
 def move_with_record(source, destination, archive_root, reason, sha256=None, now=None, extra=None):
@@ -177,7 +285,7 @@ def move_with_record(source, destination, archive_root, reason, sha256=None, now
         raise ArchiveError(
             "Cannot move %s to %s: they are on different filesystems, and files are only moved, never"
             " copied and deleted. Put the archive on the filesystem of the model store"
-            " (common_archive_dir) and run again." % (source, destination)
+            " (model_store_archive_dir, common_archive_dir) and run again." % (source, destination)
         )
     size = tree_size(source)
     _make_folder(parent)
@@ -200,7 +308,42 @@ def move_with_record(source, destination, archive_root, reason, sha256=None, now
     }
     if extra:
         record.update(extra)
-    append_ledger(archive_root, record)
+    append_ledger(archive_root, record, now=now)
+    return record
+
+
+def move_over_symlink(source, link_path, archive_root, reason, now=None):
+    """Rename the file source onto link_path, which must be a symlink to it right now; one ledger line.
+
+    One rename replaces the link by the file, so a crash leaves either the link and the file where it
+    was, or the file in its new place: never neither. The line keeps the link's value ("replaced").
+    """
+    if not os.path.islink(link_path) or os.path.realpath(link_path) != os.path.realpath(source):
+        raise ArchiveError("Refusing to move %s onto %s: that is no longer a symlink to it (changed while running?)"
+                           % (source, link_path))
+    if not stat.S_ISREG(os.lstat(source).st_mode):
+        raise ArchiveError("Refusing to move %s: it is not a regular file" % source)
+    if not same_filesystem(source, os.path.dirname(link_path)):
+        raise ArchiveError("Cannot move %s to %s: they are on different filesystems, and files are only moved,"
+                           " never copied and deleted." % (source, link_path))
+    value = os.readlink(link_path)
+    size = os.lstat(source).st_size
+    try:
+        os.rename(source, link_path)
+    except OSError as error:
+        raise ArchiveError("Cannot move %s to %s: %s" % (source, link_path, error.strerror))
+    record = {"time": format_time(now), "from": source, "to": link_path, "size": size, "sha256": None,
+              "reason": reason, "replaced": "symlink -> %s" % value}
+    append_ledger(archive_root, record, now=now)
+    return record
+
+
+def record_symlink_removal(archive_root, path, value, reason, now=None):
+    """The ledger line of a symlink the layout removed: it held no bytes, so it names where it was and
+    what it pointed to (to recreate it by hand); rollback does not replay it."""
+    record = {"time": format_time(now), "action": UNLINK_ACTION, "from": path, "to": None, "link": value,
+              "size": 0, "sha256": None, "reason": reason}
+    append_ledger(archive_root, record, now=now)
     return record
 
 
@@ -226,8 +369,8 @@ def check_archivable(path, root, archive_root):
     if not same_filesystem(path, archive_root):
         raise ArchiveError(
             "Cannot archive %s into %s: they are on different filesystems, and files are only moved, never"
-            " copied and deleted. Put the archive on the filesystem of the model store (common_archive_dir)"
-            " and run again." % (path, archive_root)
+            " copied and deleted. Put the archive on the filesystem of the model store (model_store_archive_dir,"
+            " common_archive_dir) and run again." % (path, archive_root)
         )
     return path, root, archive_root
 
@@ -242,6 +385,11 @@ def archive_path(path, root, archive_root, reason, sha256=None, now=None):
     path inside the archive, missing path, cross-device move)."""
     path, root, archive_root = check_archivable(path, root, archive_root)
     destination = free_name(os.path.join(archive_root, os.path.relpath(path, root)))
+    if sha256 is None and stat.S_ISREG(os.lstat(path).st_mode):
+        # The digest is what lets a person match an archived file to a download or a rollback later.
+        # Hashing reads the whole file (minutes for tens of GB), which is accepted: a file leaves the
+        # tree rarely, and only once.
+        sha256 = sha256_file(path)
     return move_with_record(path, destination, archive_root, reason, sha256=sha256, now=now)
 
 
@@ -254,6 +402,8 @@ def outstanding_moves(records):
     outstanding = {}
     order = []
     for index, record in enumerate(records):
+        if record.get("action") in (UNLINK_ACTION, SET_ASIDE_ACTION) or not record.get("to"):
+            continue  # no bytes were moved: nothing to put back
         if record.get("action") == RESTORE_ACTION:
             outstanding.pop(record.get("from"), None)
         else:
@@ -262,17 +412,18 @@ def outstanding_moves(records):
     return [records[index] for index in order if outstanding.get(records[index]["to"]) == index]
 
 
-def plan_rollback(archive_root, since=None, path_prefix=None):
+def plan_rollback(archive_root, since=None, path_prefix=None, problems=None):
     """What a rollback would do, newest move first: a list of dicts with 'state' one of
     'restore' (will be put back), 'conflict' (something exists at the original place: left alone),
-    'missing' (no longer where the ledger says). Changes nothing."""
+    'missing' (no longer where the ledger says). Changes nothing. Torn ledger lines are described
+    in `problems` (a list, when given)."""
     archive_root = os.path.abspath(archive_root)
     since_time = parse_time(since) if since else None
     prefix = os.path.normpath(os.path.abspath(path_prefix)) if path_prefix else None
     occupied = set()
     freed = set()
     plan = []
-    for record in reversed(outstanding_moves(read_ledger(archive_root))):
+    for record in reversed(outstanding_moves(read_ledger(archive_root, problems))):
         if since_time is not None and parse_time(record["time"]) < since_time:
             continue
         if prefix is not None and not is_inside(record["from"], prefix):
@@ -284,6 +435,10 @@ def plan_rollback(archive_root, since=None, path_prefix=None):
         if not _present(current, occupied, freed):
             entry["state"] = "missing"
             problem = "%s is no longer there; nothing to put back" % current
+        elif current not in occupied and not _still_what_was_moved(current, record):
+            entry["state"] = "conflict"
+            problem = ("%s is no longer what was moved there (%s bytes); left alone (something replaced it since)"
+                       % (current, record.get("size")))
         elif _present(original, occupied, freed):
             entry["state"] = "conflict"
             problem = "%s exists again; left alone (move it away and run the rollback again)" % original
@@ -302,6 +457,19 @@ def plan_rollback(archive_root, since=None, path_prefix=None):
             entry["problem"] = problem
         plan.append(entry)
     return plan
+
+
+def _still_what_was_moved(path, record):
+    """Whether path still looks like what the record moved there (same size; a file is still a file).
+
+    A move into a live place (a merge destination, ComfyUI's folder) can be replaced later, for
+    example by a link: that must not be moved back in its stead. Sizes only: hashing every file
+    on each rollback plan would take too long."""
+    if record.get("size") is None:
+        return True
+    if record.get("sha256") and not stat.S_ISREG(os.lstat(path).st_mode):
+        return False
+    return tree_size(path) == record["size"]
 
 
 def _present(path, occupied, freed):
@@ -481,9 +649,13 @@ def plan_unlisted(root, listed, archive_root=None):
     return plan
 
 
-def apply_archive_plan(root, archive_root, plan, now=None):
-    """Carry out 'move' and 'archive' entries (in order); returns the ledger records written."""
-    records = []
+def apply_archive_plan(root, archive_root, plan, now=None, done=None):
+    """Carry out 'move' and 'archive' entries (in order); returns the ledger records written.
+
+    done: a list the records are appended to as they are written, so a caller that catches a refusal
+    half-way still knows what moved.
+    """
+    records = [] if done is None else done
     for entry in plan:
         if entry["action"] == "archive":
             records.append(archive_path(entry["path"], root, archive_root, entry["reason"],
@@ -532,4 +704,16 @@ def plan_model_archive(root, archive_root, paths=(), merges=(), archive_unlisted
             if any(is_inside(entry["path"], other) for other in taken):
                 continue
             plan.append(entry)
+    check_plan(root, archive_root, plan)
     return plan
+
+
+def check_plan(root, archive_root, plan):
+    """Every check a move makes, made before the first one, so a refusal moves nothing (ArchiveError)."""
+    for entry in plan:
+        if entry["action"] in ("archive", "move"):
+            check_archivable(entry["path"], root, archive_root)
+            if entry["action"] == "move" and not same_filesystem(entry["path"], os.path.dirname(entry["to"])):
+                raise ArchiveError(
+                    "Cannot move %s to %s: they are on different filesystems, and files are only moved, never"
+                    " copied and deleted. Nothing was moved." % (entry["path"], entry["to"]))

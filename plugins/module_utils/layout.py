@@ -32,6 +32,9 @@ from ansible_collections.ai4artsed.devserver.plugins.module_utils.archive import
     ArchiveError,
     archive_path,
     is_inside,
+    move_over_symlink,
+    move_with_record,
+    record_symlink_removal,
     same_content,
     same_filesystem,
 )
@@ -39,6 +42,8 @@ from ansible_collections.ai4artsed.devserver.plugins.module_utils.archive import
 RECORD_NAME = ".ai4artsed-model-links.json"
 RECORD_VERSION = 1
 ON_CONFLICT = ("fail", "archive")
+# Where the operator sets on_conflict when the model_store role runs this module.
+ON_CONFLICT_HINT = "set on_conflict: archive (model_store_on_conflict: archive in the model_store role)"
 VERIFY = ("fast", "full")
 CACHE_FORMAT = 1
 # A directory whose mtime or ctime lies this close before (or after) the verification time may have
@@ -73,12 +78,14 @@ class Plan(object):
 
     def counts(self):
         counts = {"linked": 0, "relinked": 0, "unlinked": 0, "expanded": 0, "archived": 0,
-                  "directories": 0, "unchanged": self.unchanged}
+                  "directories": 0, "moved": 0, "unchanged": self.unchanged}
         names = {"link": "linked", "relink": "relinked", "unlink": "unlinked", "expand": "expanded",
-                 "archive": "archived", "mkdir": "directories"}
+                 "archive": "archived", "mkdir": "directories", "move_in": "moved"}
         for action in self.actions:
             if action["action"] in names:
                 counts[names[action["action"]]] += 1
+            if action["action"] == "expand":
+                counts["moved"] += len([1 for kind, _rel, _value in action["entries"] if kind == "move"])
         return counts
 
     def changes(self):
@@ -90,6 +97,7 @@ class Plan(object):
                 item["path"] = os.path.relpath(item["path"], self.link_root)
             if action["action"] == "expand":
                 item["links"] = len([1 for kind, _rel, _value in action["entries"] if kind == "link"])
+                item["moved"] = [rel for kind, rel, _value in action["entries"] if kind == "move"]
             shown.append(item)
         return shown
 
@@ -113,6 +121,11 @@ class Plan(object):
                 for entry_kind, rel, value in action["entries"]:
                     if entry_kind == "link":
                         after.append("%s -> %s" % (os.path.join(name, rel), value))
+                    elif entry_kind == "move":
+                        after.append("%s (real file, moved from %s)" % (os.path.join(name, rel), value))
+            elif kind == "move_in":
+                before.append("%s -> %s" % (name, action["before"]))
+                after.append("%s (real file, moved from %s)" % (name, action["source"]))
             elif kind == "archive":
                 before.append("%s: %s" % (name, action["before"]))
                 after.append("%s: moved to the archive (%s)" % (name, action["reason"]))
@@ -280,11 +293,14 @@ def _store_location(real, store_root, real_store):
     return real
 
 
-def _expansion(link_root, rel, store_root, real_store):
-    """The real directories and per-file links that replace the directory symlink at rel.
+def _expansion(link_root, rel, store_root, real_store, must_be_real):
+    """The real directories, per-file links and moves that replace the directory symlink at rel.
 
-    Follows nested directory symlinks (ComfyUI does) with a guard against loops; broken links and
-    special files expose nothing and are left out.
+    Entries: ("dir", path below rel, None), ("link", path below rel, absolute target) and, for a
+    store file at a path must_be_real(path relative to link_root) names (a ComfyUI-only file written
+    through the link into the store), ("move", path below rel, its path in the store): it moves into the
+    new real folder instead of being linked. Follows nested directory symlinks (ComfyUI does) with a
+    guard against loops; broken links and special files expose nothing and are left out.
     """
     entries, skipped = [], 0
     link_dir = os.path.join(link_root, rel)
@@ -302,12 +318,26 @@ def _expansion(link_root, rel, store_root, real_store):
                 entries.append(("dir", rel_item, None))
                 stack.append((rel_item, os.path.realpath(source)))
             elif os.path.isfile(source):
-                target = _store_location(os.path.realpath(source), store_root, real_store)
-                value = os.path.relpath(target, os.path.dirname(os.path.join(link_dir, rel_item)))
-                entries.append(("link", rel_item, value))
+                real = os.path.realpath(source)
+                kind = "link"
+                if must_be_real(os.path.join(rel, rel_item)) and not os.path.islink(source) and \
+                        is_inside(real, real_store):
+                    kind = "move"
+                entries.append((kind, rel_item, _store_location(real, store_root, real_store)))
             else:
                 skipped += 1
     return entries, skipped
+
+
+def _must_be_real_test(real_paths):
+    """must_be_real(rel): whether rel is, or lies below, one of the paths that hold real files."""
+    def must_be_real(rel):
+        while rel:
+            if rel in real_paths:
+                return True
+            rel = rel.rpartition("/")[0]
+        return False
+    return must_be_real
 
 
 def _check_roots(link_root, store_root, archive_root):
@@ -330,7 +360,8 @@ def _check_roots(link_root, store_root, archive_root):
     if not same_filesystem(link_root, archive_root):
         raise LayoutError(
             "The archive %s is not on the filesystem of the link root %s. Files are only moved, never copied"
-            " and deleted: put the archive on the same filesystem (common_archive_dir)." % (archive_root, link_root))
+            " and deleted: put the archive on the same filesystem (model_store_archive_dir, common_archive_dir)."
+            % (archive_root, link_root))
 
 
 class _StoreIndex(object):
@@ -390,10 +421,10 @@ class _StoreIndex(object):
         return "it is not a regular file (declare one link per file, not per folder)"
 
 
-def _options(link_root, store_root, archive_root, on_conflict):
+def _options(link_root, store_root, archive_root, on_conflict, real_files=()):
     """Everything besides the declared links that changes the plan."""
     return {"link_root": link_root, "store_root": store_root, "archive_root": archive_root,
-            "on_conflict": on_conflict}
+            "on_conflict": on_conflict, "real_files": sorted(real_files)}
 
 
 # The re-check cache, in the manner of git's racy-git index check. A no-op full check records the
@@ -410,7 +441,7 @@ def _options(link_root, store_root, archive_root, on_conflict):
 # written there) by listing its entries; the identity of every path component above both roots;
 # symlinks that are not declared links (what they resolve to can change anywhere); a store target or
 # folder that is a symlink disables the cache. Anything unexpected falls back to the full check.
-def _plan_from_cache(link_root, store_root, archive_root, links, on_conflict):
+def _plan_from_cache(link_root, store_root, archive_root, links, on_conflict, real_files):
     """The no-op Plan when the recorded verification still holds, else None (then check in full)."""
     try:
         record = read_record(link_root)
@@ -420,7 +451,7 @@ def _plan_from_cache(link_root, store_root, archive_root, links, on_conflict):
         verified = record["verified"]
         if verified["format"] != CACHE_FORMAT or record["version"] != RECORD_VERSION or \
                 record["store_root"] != store_root or record["links"] != links or \
-                verified["options"] != _options(link_root, store_root, archive_root, on_conflict):
+                verified["options"] != _options(link_root, store_root, archive_root, on_conflict, real_files):
             return None
         racy = verified["at"] - RACY_NS
         for path, identity in verified["ancestors"].items():
@@ -446,12 +477,13 @@ def _plan_from_cache(link_root, store_root, archive_root, links, on_conflict):
     return plan
 
 
-def plan_links(link_root, store_root, links, archive_root, on_conflict="fail", verify="fast"):
+def plan_links(link_root, store_root, links, archive_root, on_conflict="fail", verify="fast", real_files=()):
     """Compare the tree with the declared links and return the Plan; raises LayoutError when a
     safe plan is impossible (the message lists every problem). Reads only.
 
     verify="fast" trusts the re-check cache when it still holds (see _plan_from_cache); "full" reads
-    every link and store folder."""
+    every link and store folder. real_files: paths relative to link_root (files or folders) that must
+    hold real files, not links (ComfyUI-only downloads); see _plan_real_files."""
     link_root = os.path.abspath(link_root)
     store_root = os.path.abspath(store_root)
     archive_root = os.path.abspath(archive_root)
@@ -460,9 +492,17 @@ def plan_links(link_root, store_root, links, archive_root, on_conflict="fail", v
     if verify not in VERIFY:
         raise LayoutError("verify must be one of %s, not %r" % (", ".join(VERIFY), verify))
     _check_roots(link_root, store_root, archive_root)
+    real_paths = set()
+    for raw in real_files or ():
+        clean = _clean_relative(raw, link_root)
+        if clean is None or clean == RECORD_NAME:
+            raise LayoutError("Nothing was changed. real_files entry %r is not a path inside the link root %s"
+                              % (raw, link_root))
+        real_paths.add(clean)
+    must_be_real = _must_be_real_test(real_paths)
     started = time.time_ns()
     if verify == "fast":
-        cached = _plan_from_cache(link_root, store_root, archive_root, links, on_conflict)
+        cached = _plan_from_cache(link_root, store_root, archive_root, links, on_conflict, real_paths)
         if cached is not None:
             return cached
     ancestors = _ancestors(link_root, store_root)
@@ -486,6 +526,9 @@ def plan_links(link_root, store_root, links, archive_root, on_conflict="fail", v
             plan.errors.append("link %s: target %s: %s" % (rel, os.path.join(store_root, target_rel), problem))
             continue
         declared[rel] = target_rel
+    for rel in sorted(declared):
+        if must_be_real(rel) or any(is_inside(real, rel) for real in real_paths):
+            plan.errors.append("%s is declared as a link and as a real file (real_files); declare it once" % rel)
     folders = set(rel.rpartition("/")[0] for rel in declared)
     for folder in sorted(folders):
         parent = folder
@@ -506,14 +549,30 @@ def plan_links(link_root, store_root, links, archive_root, on_conflict="fail", v
     tree = _Tree(link_root)
     tree.scan(desired)
 
-    # 1. Directory-level symlinks become real directories with one link per file they exposed.
+    # 1. Directory-level symlinks become real directories with one link per file they exposed; a
+    #    ComfyUI-only file (real_files) written through the link into the store moves into the folder.
+    targets = set(declared.values())
+    expansions = []
     for rel in tree.dir_links:  # never nested: the scan does not descend into symlinks
-        entries, skipped = _expansion(link_root, rel, store_root, index.real_store)
+        entries, skipped = _expansion(link_root, rel, store_root, index.real_store, must_be_real)
+        expansions.append((rel, entries, skipped))
+    moved = {}  # store path -> its new place under the link root
+    for rel, entries, _skipped in expansions:
+        for kind, item, source in entries:
+            if kind == "move":
+                _check_move(plan, source, os.path.join(link_root, rel, item), targets)
+                moved[source] = os.path.join(link_root, rel, item)
+    for rel, entries, skipped in expansions:
+        shown = []
+        for kind, item, target in entries:
+            if kind == "link":  # a link to a file moved by another expansion follows it
+                target = os.path.relpath(moved.get(target, target), os.path.dirname(os.path.join(link_root, rel, item)))
+            shown.append((kind, item, target))
+            tree.set(os.path.join(rel, item), _DIR if kind == "dir" else ("file", None) if kind == "move" else
+                     ("link", target))
         plan.actions.append({"action": "expand", "path": os.path.join(link_root, rel),
-                             "before": tree.entries[rel][1], "entries": entries, "skipped": skipped})
+                             "before": tree.entries[rel][1], "entries": shown, "skipped": skipped})
         tree.set(rel, _DIR, fresh=True)
-        for kind, item, value in entries:
-            tree.set(os.path.join(rel, item), _DIR if kind == "dir" else ("link", value))
 
     # 2. Every declared link, with real directories above it.
     hashes, ready = {}, set()
@@ -536,6 +595,10 @@ def plan_links(link_root, store_root, links, archive_root, on_conflict="fail", v
             continue
         _ensure_link(plan, tree, rel, os.path.join(link_root, rel), os.path.join(store_root, declared[rel]),
                      desired[rel], on_conflict, hashes)
+
+    # 2b. A symlink where a real file belongs (left by an older expansion): its store file moves there.
+    if real_paths:
+        _plan_real_files(plan, tree, must_be_real, index.real_store, targets)
 
     # 3. Links this module made earlier and that are no longer declared.
     record = read_record(link_root)
@@ -581,8 +644,44 @@ def plan_links(link_root, store_root, links, archive_root, on_conflict="fail", v
         directories.update(index.dir_stats)
         plan.verification = {"format": CACHE_FORMAT, "at": started, "ancestors": ancestors,
                              "directories": directories, "top": tree.top, "watch": tree.watch,
-                             "options": _options(link_root, store_root, archive_root, on_conflict)}
+                             "options": _options(link_root, store_root, archive_root, on_conflict, real_paths)}
     return plan
+
+
+def _check_move(plan, source, destination, targets):
+    """Record a plan error when the store file source cannot move to destination (a real file place)."""
+    relative = os.path.relpath(source, plan.store_root)
+    if relative in targets:
+        plan.errors.append("%s must be a real file (real_files), but its store file %s is the target of a declared"
+                           " link; declare it once" % (destination, source))
+    elif not same_filesystem(source, os.path.dirname(destination)):
+        plan.errors.append("%s must be a real file (real_files), and its only copy %s is on another filesystem;"
+                           " files are only moved, never copied: move it there by hand" % (destination, source))
+
+
+def _plan_real_files(plan, tree, must_be_real, real_store, targets):
+    """Where a real file belongs (real_files), a symlink is what an older expansion of a directory-level
+    link left (the ComfyUI-only download then refuses it as its dest, on every run). A symlink to a file
+    in the store is replaced by that file, moved by one rename (ledger line); a dangling one is removed
+    (ledger line) so the download can put the file there. Other symlinks are left for the download to
+    report."""
+    for rel in sorted(tree.entries):
+        kind, value = tree.state(rel)
+        if kind != "link" or not must_be_real(rel):
+            continue
+        path = os.path.join(plan.link_root, rel)
+        real = os.path.realpath(path)
+        if not os.path.lexists(real):
+            plan.actions.append({"action": "unlink", "path": path, "before": value, "ledger": True,
+                                 "reason": "removed dangling symlink where a real file belongs (real_files)"})
+            tree.set(rel, _ABSENT)
+        elif os.path.isfile(real) and is_inside(real, real_store):
+            source = _store_location(real, plan.store_root, real_store)
+            _check_move(plan, source, path, targets)
+            plan.actions.append({"action": "move_in", "path": path, "before": value, "source": source,
+                                 "reason": "a ComfyUI-only file (real_files) moved from the store to replace its"
+                                           " symlink"})
+            tree.set(rel, ("file", None))
 
 
 def _describe_state(link_root, rel, kind, value):
@@ -607,13 +706,15 @@ def _ensure_directory(plan, tree, rel, on_conflict, hashes):
         return True
     path = os.path.join(plan.link_root, rel)
     if kind == "link":
-        plan.actions.append({"action": "unlink", "path": path, "before": value,
-                             "reason": "symlink in the way of a directory"})
+        dangling = rel in tree.broken
+        plan.actions.append({"action": "unlink", "path": path, "before": value, "ledger": True,
+                             "reason": "removed %s in the way of a directory the declared links need" % (
+                                 "dangling symlink" if dangling else "symlink")})
     elif kind != "absent":
         if on_conflict != "archive":
             plan.errors.append(
-                "%s (%s) is in the way of a directory the declared links need; move it away or set"
-                " on_conflict: archive" % (path, _describe_state(plan.link_root, rel, kind, value)))
+                "%s (%s) is in the way of a directory the declared links need; move it away or %s" % (
+                    path, _describe_state(plan.link_root, rel, kind, value), ON_CONFLICT_HINT))
             return False
         _archive_action(plan, tree, rel, kind, value, "in the way of a link directory")
     plan.actions.append({"action": "mkdir", "path": path})
@@ -639,13 +740,13 @@ def _ensure_link(plan, tree, rel, path, target, wanted, on_conflict, hashes):
         else:
             plan.errors.append(
                 "%s (%d bytes) is a real file that differs from the store file %s (%d bytes); move one of them"
-                " away, or set on_conflict: archive to archive %s" % (
-                    path, os.lstat(path).st_size, target, os.stat(target).st_size, path))
+                " away, or %s to archive %s" % (
+                    path, os.lstat(path).st_size, target, os.stat(target).st_size, ON_CONFLICT_HINT, path))
             return
     elif kind != "absent":
         if on_conflict != "archive":
-            plan.errors.append("%s (%s) is where a link is declared; move it away or set on_conflict: archive" % (
-                path, _describe_state(plan.link_root, rel, kind, value)))
+            plan.errors.append("%s (%s) is where a link is declared; move it away or %s" % (
+                path, _describe_state(plan.link_root, rel, kind, value), ON_CONFLICT_HINT))
             return
         _archive_action(plan, tree, rel, kind, value, "in the way of declared link (on_conflict: archive)")
     plan.actions.append({"action": "link", "path": path, "after": wanted})
@@ -705,16 +806,26 @@ def apply_plan(plan, now=None):
             path = action.get("path")
             if kind == "expand":
                 unlink_symlink(path)
+                record_symlink_removal(plan.archive_root, path, action["before"],
+                                       "expanded directory-level symlink into a real directory", now=now)
                 os.mkdir(path)
                 for entry_kind, rel, value in action["entries"]:
                     if entry_kind == "dir":
                         os.mkdir(os.path.join(path, rel))
+                    elif entry_kind == "move":
+                        records.append(move_with_record(
+                            value, os.path.join(path, rel), plan.archive_root,
+                            "a ComfyUI-only file (real_files) moved from the store into the expanded folder", now=now))
                     else:
                         os.symlink(value, os.path.join(path, rel))
             elif kind == "mkdir":
                 os.mkdir(path)
             elif kind == "unlink":
                 unlink_symlink(path)
+                if action.get("ledger"):
+                    record_symlink_removal(plan.archive_root, path, action["before"], action["reason"], now=now)
+            elif kind == "move_in":
+                records.append(move_over_symlink(action["source"], path, plan.archive_root, action["reason"], now=now))
             elif kind == "link":
                 os.symlink(action["after"], path)
             elif kind == "relink":

@@ -17,7 +17,8 @@ description:
     O(root). Nothing is ever deleted and nothing in the archive is overwritten; a name that is taken gets a
     suffix such as C(.archived-1).
   - Every move is appended to C(ledger.jsonl) in O(archive_root) as one JSON line with C(time), C(from), C(to),
-    C(size), C(sha256) (when known) and C(reason). M(ai4artsed.devserver.model_rollback) replays it backwards.
+    C(size), C(sha256) (computed for every archived regular file) and C(reason).
+    M(ai4artsed.devserver.model_rollback) replays it backwards.
   - O(merge) merges deprecated uppercase folders into their lowercase names (C(VAE/) into C(vae/), C(Lora/) into
     C(loras/)). Files absent from the destination are moved there, identical duplicates (size and sha256) are
     archived, and conflicting ones are kept where they are and reported in RV(conflicts). The emptied deprecated
@@ -26,6 +27,11 @@ description:
     starting with a dot are never touched.
   - Moves use a rename on one filesystem. An archive on another filesystem is refused with a message; files are
     never copied and deleted.
+  - Every check a move makes (inside O(root), no symlinked parent, one filesystem) runs for the whole plan before
+    the first move, so a refusal moves nothing and reports C(changed=false), in check mode too.
+  - Each ledger line is appended under an exclusive lock. A torn last line left by a crash while appending is
+    copied to C(ledger.torn-<time>) next to the ledger and cut off first (a note line says where it went), so
+    every record starts on its own line and nothing is lost.
 author:
   - AI4ArtsEd DevServer team (@ai4artsed)
 options:
@@ -140,7 +146,8 @@ records:
   type: list
   elements: dict
   sample: [{time: "2026-11-27T10:00:00.000000+00:00", from: /home/ai4artsed/ai/SwarmUI/Models/VAE/a.safetensors,
-            to: /home/ai4artsed/ai/model-archive/VAE/a.safetensors, size: 335304388, sha256: null,
+            to: /home/ai4artsed/ai/model-archive/VAE/a.safetensors, size: 335304388,
+            sha256: 0f4c2a7e9d1b3c5a6e8f0a2b4c6d8e0f1a3b5c7d9e1f2a4b6c8d0e2f4a6b8c0d,
             reason: identical duplicate}]
 ledger:
   description: Path of the ledger.
@@ -202,8 +209,10 @@ def main():
         if module._diff and moves:
             result["diff"] = _diff(plan, os.path.abspath(params["root"]))
         if moves and not module.check_mode:
-            result["records"] = apply_archive_plan(params["root"], params["archive_root"], plan)
+            apply_archive_plan(params["root"], params["archive_root"], plan, done=result["records"])
     except ArchiveError as error:
+        # Changed only when something moved before the refusal (the checks run before the first move).
+        result["changed"] = bool(result["records"])
         module.fail_json(msg=str(error), **result)
     module.exit_json(**result)
 

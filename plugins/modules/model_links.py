@@ -26,6 +26,12 @@ description:
     replaced by the link. When it differs the module fails with both paths and sizes, unless
     O(on_conflict=archive).
   - Nothing is ever deleted. The only things removed are symlinks; everything else is moved into the archive.
+    Each removed directory-level symlink, and each symlink removed because it was in the way of a directory,
+    gets a ledger line (C(action=unlink), with the link's value; dangling ones say so).
+  - Paths in O(real_files) hold real files, not links (ComfyUI-only downloads such as C(clip/t5-base.safetensors)).
+    When a directory-level symlink is expanded, a store file at such a path (written through the link into the
+    store) is moved into the new real folder instead of being linked. A symlink already at such a path is replaced
+    by the store file it points to (one rename), and a dangling one is removed. Each move is a ledger line.
   - The whole plan is computed first. When any declared link cannot be reached safely, the module fails and
     changes nothing. Check mode reports the same plan without acting on it.
   - A re-check is fast. After a full check that found nothing to do, the record also keeps the stat values
@@ -66,9 +72,19 @@ options:
         or file in the way).
       - V(fail) stops before changing anything and names both paths and sizes.
       - V(archive) moves it to the archive and puts the link in its place.
+      - The C(model_store) role sets it from C(model_store_on_conflict).
     type: str
     choices: [fail, archive]
     default: fail
+  real_files:
+    description:
+      - Paths relative to O(link_root), files or folders, that must hold real files and never links, for example
+        the destinations of the ComfyUI-only downloads. A declared link at or below one is refused.
+      - Store files found at these paths (through a directory-level symlink, or as the target of a symlink at the
+        path) are moved there from the store, on one filesystem, with a ledger line each.
+    type: list
+    elements: str
+    default: []
   verify:
     description:
       - How a run makes sure that an unchanged layout is still right.
@@ -125,13 +141,16 @@ counts:
   description:
     - How many of each action the plan holds, and how many declared links were already right.
     - C(directories) counts real directories created above links.
+    - C(moved) counts store files moved to a path of O(real_files).
   returned: always
   type: dict
-  sample: {linked: 2, relinked: 1, unlinked: 0, expanded: 1, archived: 1, directories: 1, unchanged: 40}
+  sample: {linked: 2, relinked: 1, unlinked: 0, expanded: 1, archived: 1, directories: 1, moved: 0, unchanged: 40}
 changes:
   description:
     - The plan, in order, with paths relative to O(link_root). C(action) is one of C(expand), C(mkdir), C(link),
-      C(relink), C(unlink), C(archive), C(record).
+      C(relink), C(unlink), C(archive), C(move_in), C(record).
+    - C(expand) lists the files it moves from the store in C(moved) (see O(real_files)); C(move_in) replaces a
+      symlink by the store file it pointed to (C(source)).
   returned: always
   type: list
   elements: dict
@@ -139,7 +158,9 @@ changes:
     - {action: relink, path: vae/qwen_image_vae.safetensors, before: /abs/old,
        after: ../../../../Models/vae/QwenImage/qwen_image_vae.safetensors}
 archived:
-  description: The ledger records of files moved to the archive (empty in check mode).
+  description:
+    - The ledger records of files moved to the archive, and of store files moved to a path of O(real_files) (empty
+      in check mode).
   returned: always
   type: list
   elements: dict
@@ -180,6 +201,7 @@ def main():
             "links": {"type": "dict", "required": True},
             "on_conflict": {"type": "str", "choices": list(ON_CONFLICT), "default": "fail"},
             "verify": {"type": "str", "choices": list(VERIFY), "default": "fast"},
+            "real_files": {"type": "list", "elements": "str", "default": []},
         },
         supports_check_mode=True,
     )
@@ -187,7 +209,8 @@ def main():
     result = {"changed": False, "archived": [], "record": os.path.join(params["link_root"], RECORD_NAME)}
     try:
         plan = plan_links(params["link_root"], params["store_root"], params["links"], params["archive_root"],
-                          on_conflict=params["on_conflict"], verify=params["verify"])
+                          on_conflict=params["on_conflict"], verify=params["verify"],
+                          real_files=params["real_files"])
         result.update(changed=plan.changed, counts=plan.counts(), changes=plan.changes(), verified=plan.verified)
         if module._diff and plan.changed:
             result["diff"] = plan.diff()

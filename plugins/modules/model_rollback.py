@@ -19,6 +19,11 @@ description:
   - Never overwrites. When something exists at the original place again, that entry is left in the archive and
     reported in RV(conflicts); when the archived file is gone, it is reported in RV(missing).
   - Each restoration is appended to the ledger as a line with C(action=restore), so a second run reports no change.
+  - Lines that moved no bytes are not replayed, for example C(action=unlink), a symlink that
+    M(ai4artsed.devserver.model_links) removed (the line keeps its value).
+  - A line that is not a JSON record (torn by a crash while appending) does not stop the rollback. Every complete
+    record is read, and the torn line is reported in RV(ledger_problems) and as a warning, as is a torn line set
+    aside earlier in C(ledger.torn-<time>). A complete record glued onto a torn line by an older version is read.
 author:
   - AI4ArtsEd DevServer team (@ai4artsed)
 options:
@@ -78,6 +83,11 @@ missing:
   returned: always
   type: list
   elements: dict
+ledger_problems:
+  description: Torn ledger lines skipped, and torn lines set aside earlier; each a sentence naming the line or file.
+  returned: always
+  type: list
+  elements: str
 """
 
 from ansible.module_utils.basic import AnsibleModule
@@ -98,9 +108,12 @@ def main():
         supports_check_mode=True,
     )
     params = module.params
-    result = {"changed": False, "restored": [], "conflicts": [], "missing": []}
+    result = {"changed": False, "restored": [], "conflicts": [], "missing": [], "ledger_problems": []}
     try:
-        plan = plan_rollback(params["archive_root"], since=params["since"], path_prefix=params["path_prefix"])
+        plan = plan_rollback(params["archive_root"], since=params["since"], path_prefix=params["path_prefix"],
+                             problems=result["ledger_problems"])
+        for problem in result["ledger_problems"]:
+            module.warn(problem)
         for state, key in (("restore", "restored"), ("conflict", "conflicts"), ("missing", "missing")):
             result[key] = [entry for entry in plan if entry["state"] == state]
         result["changed"] = bool(result["restored"])

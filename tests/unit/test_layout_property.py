@@ -1,7 +1,8 @@
 """The data-loss guarantee, as a property: whatever the tree looks like before, model_archive,
 model_links and a rollback never change the multiset of file contents under store + link root +
-archive. After model_links every declared link is relative and resolves into the store, and no
-directory-level symlink is left under the link root.
+archive. After model_links every declared link is relative and resolves into the store, no
+directory-level symlink is left under the link root, and no symlink into the store is left where
+real_files says a real file belongs (those store files were moved there).
 
 The re-check cache must not make this vacuous: every plan here is a full check (verify="full"), so
 the whole planner runs on every example. After the second run the cache is written and a fast
@@ -105,11 +106,32 @@ def no_directory_symlinks(link_root):
     return True
 
 
-def run_links(store, link_root, archive_root, links, on_conflict):
+def draw_real_files(data, links):
+    """Paths that must hold real files (ComfyUI-only downloads): files or folders, never a declared link."""
+    chosen = data.draw(st.lists(st.sampled_from(
+        ["clip/a.st", "clip/b.st", "vae/a.st", "loras/c.st", "loras", "vae/sub", "checkpoints/d.st"]), max_size=3))
+    return [path for path in chosen
+            if not any(link == path or link.startswith(path + "/") for link in links)]
+
+
+def no_store_link_where_a_real_file_belongs(link_root, store, real_files):
+    real_store = os.path.realpath(store)
+    for current, dirs, files in os.walk(link_root):
+        for name in dirs + files:
+            path = os.path.join(current, name)
+            rel = os.path.relpath(path, link_root)
+            if os.path.islink(path) and any(rel == real or rel.startswith(real + "/") for real in real_files) \
+                    and os.path.realpath(path).startswith(real_store + os.sep):
+                return False
+    return True
+
+
+def run_links(store, link_root, archive_root, links, on_conflict, real_files=()):
     """model_links as the module runs it; a refusal must leave every tree exactly as it was."""
     before = snapshot(os.path.dirname(archive_root))
     try:
-        plan = layout.plan_links(link_root, store, links, archive_root, on_conflict=on_conflict, verify="full")
+        plan = layout.plan_links(link_root, store, links, archive_root, on_conflict=on_conflict, verify="full",
+                                 real_files=real_files)
     except layout.LayoutError:
         assert snapshot(os.path.dirname(archive_root)) == before
         return False
@@ -119,10 +141,12 @@ def run_links(store, link_root, archive_root, links, on_conflict):
         assert os.path.islink(path) and not os.path.isabs(os.readlink(path)), rel
         assert os.path.realpath(path) == os.path.realpath(os.path.join(store, target)), rel
     assert no_directory_symlinks(link_root)
-    again = layout.plan_links(link_root, store, links, archive_root, on_conflict=on_conflict, verify="full")
+    assert no_store_link_where_a_real_file_belongs(link_root, store, real_files)
+    again = layout.plan_links(link_root, store, links, archive_root, on_conflict=on_conflict, verify="full",
+                              real_files=real_files)
     assert not again.changed, again.changes()
     layout.write_verification(again)
-    fast = layout.plan_links(link_root, store, links, archive_root, on_conflict=on_conflict)
+    fast = layout.plan_links(link_root, store, links, archive_root, on_conflict=on_conflict, real_files=real_files)
     assert not fast.changed and fast.unchanged == again.unchanged, fast.changes()
     return True
 
@@ -146,7 +170,8 @@ def test_no_file_content_is_ever_lost(store_spec, link_spec, dir_link_spec, arch
         again = archive.plan_model_archive(store, archive_root, **options)
         assert all(entry["action"] in ("conflict", "skip") for entry in again), again
 
-        run_links(store, link_root, archive_root, draw_layout(data, store), on_conflict)
+        links = draw_layout(data, store)
+        run_links(store, link_root, archive_root, links, on_conflict, draw_real_files(data, links))
         assert contents(*roots) == original
         run_links(store, link_root, archive_root, draw_layout(data, store), "archive")  # a changed declaration
         assert contents(*roots) == original

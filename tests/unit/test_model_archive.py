@@ -1,6 +1,7 @@
 """model_archive: move instead of delete, the ledger, merging deprecated folders, unlisted files."""
 
 import errno
+import hashlib
 import os
 
 import pytest
@@ -20,23 +21,26 @@ def roots(tmp_path):
     return store, archive_root
 
 
-# name, store before, path to archive, expected place in the archive, expected size
+# name, store before, path to archive, expected place in the archive, expected size, expected sha256
 ARCHIVE_CASES = [
-    ("a file", {"vae/a.safetensors": "aaaa"}, "vae/a.safetensors", "vae/a.safetensors", 4),
-    ("a folder: size is the sum", {"musicgen/a.bin": "aa", "musicgen/sub/b.bin": "bbb"}, "musicgen", "musicgen", 5),
-    ("a symlink holds no data", {"clip/x": ("link", "../elsewhere")}, "clip/x", "clip/x", 0),
+    ("a file: its digest is computed", {"vae/a.safetensors": "aaaa"}, "vae/a.safetensors", "vae/a.safetensors", 4,
+     hashlib.sha256(b"aaaa").hexdigest()),
+    ("a folder: size is the sum", {"musicgen/a.bin": "aa", "musicgen/sub/b.bin": "bbb"}, "musicgen", "musicgen", 5,
+     None),
+    ("a symlink holds no data", {"clip/x": ("link", "../elsewhere")}, "clip/x", "clip/x", 0, None),
 ]
 
 
-@pytest.mark.parametrize(("name", "spec", "relative", "placed", "size"), ARCHIVE_CASES,
+@pytest.mark.parametrize(("name", "spec", "relative", "placed", "size", "sha256"), ARCHIVE_CASES,
                          ids=[case[0] for case in ARCHIVE_CASES])
-def test_archive_path_moves_keeps_relative_path_and_writes_the_ledger(roots, name, spec, relative, placed, size):
+def test_archive_path_moves_keeps_relative_path_and_writes_the_ledger(roots, name, spec, relative, placed, size,
+                                                                      sha256):
     store, archive_root = roots
     build(store, spec)
     moved = snapshot(store / relative) if os.path.isdir(str(store / relative)) else None
     record = archive.archive_path(str(store / relative), str(store), str(archive_root), "test", now=NOW)
     assert record == {"time": "2026-11-27T10:00:00.000000+00:00", "from": str(store / relative),
-                      "to": str(archive_root / placed), "size": size, "sha256": None, "reason": "test"}
+                      "to": str(archive_root / placed), "size": size, "sha256": sha256, "reason": "test"}
     assert ledger(archive_root) == [record]
     assert not os.path.lexists(str(store / relative))
     if moved is not None:
@@ -180,9 +184,44 @@ def test_merge_skips_a_deprecated_folder_that_is_only_a_symlink(roots):
     assert [entry["action"] for entry in archive.plan_merge(str(store), "VAE", "vae")] == ["skip"]
 
 
-def test_a_ledger_line_that_is_not_json_is_an_error(roots):
+def test_a_ledger_line_that_is_not_json_is_reported_and_the_others_are_read(roots):
     _store, archive_root = roots
     archive_root.mkdir()
-    (archive_root / "ledger.jsonl").write_text('{"time": "x"}\nnot json\n')
-    with pytest.raises(archive.ArchiveError, match="Line 2"):
-        archive.read_ledger(str(archive_root))
+    (archive_root / "ledger.jsonl").write_text('{"time": "x"}\nnot json\n{"time": "y"}\n')
+    problems = []
+    assert archive.read_ledger(str(archive_root), problems) == [{"time": "x"}, {"time": "y"}]
+    assert len(problems) == 1 and "Line 2" in problems[0] and "torn" in problems[0]
+
+
+@pytest.mark.parametrize("check", [True, False], ids=["check mode", "real run"])
+def test_a_refused_archive_reports_no_change_and_moves_nothing(capsys, tmp_path, roots, monkeypatch, check):
+    store, archive_root = roots
+    build(store, {"Stable-Diffusion/old.safetensors": "old", "VAE/a.safetensors": "a"})
+    start = snapshot(tmp_path)
+    monkeypatch.setattr(archive, "same_filesystem", lambda path, directory: False)
+    code, result = run_module(capsys, model_archive, {
+        "root": str(store), "archive_root": str(archive_root), "paths": ["Stable-Diffusion/old.safetensors"],
+        "merge": [{"src": "VAE", "dest": "vae"}], "_ansible_check_mode": check})
+    assert code == 1 and result["changed"] is False, result
+    assert "different filesystems" in result["msg"] and "model_store_archive_dir" in result["msg"]
+    assert snapshot(tmp_path) == start and result["records"] == []
+
+
+def test_a_move_that_fails_half_way_reports_what_moved(capsys, roots, monkeypatch):
+    store, archive_root = roots
+    build(store, {"a.bin": "a", "b.bin": "b"})
+    real_rename, calls = os.rename, []
+
+    def second_rename_fails(source, destination):
+        calls.append(source)
+        if len(calls) == 2:
+            raise OSError(errno.EIO, "Input/output error")
+        real_rename(source, destination)
+
+    monkeypatch.setattr(archive.os, "rename", second_rename_fails)
+    code, result = run_module(capsys, model_archive, {"root": str(store), "archive_root": str(archive_root),
+                                                     "paths": ["a.bin", "b.bin"]})
+    assert code == 1 and result["changed"] is True
+    assert [record["from"] for record in result["records"]] == [str(store / "a.bin")] == \
+        [record["from"] for record in ledger(archive_root)]
+    assert (store / "b.bin").read_text() == "b"

@@ -1,10 +1,12 @@
 """model_links: the ComfyUI link tree as declared state (table-driven, check mode and second run per case)."""
 
+import hashlib
 import os
 
 import pytest
 
-from ansible_collections.ai4artsed.devserver.plugins.module_utils import layout
+from ansible_collections.ai4artsed.devserver.plugins.module_utils import archive as archive_utils
+from ansible_collections.ai4artsed.devserver.plugins.module_utils import hf_paths, layout
 from ansible_collections.ai4artsed.devserver.plugins.modules import model_links
 
 from model_trees import build, contents, ledger, run_module, snapshot
@@ -132,7 +134,8 @@ def test_model_links_cases(capsys, roots, name, before, links, options, counts, 
         assert os.path.realpath(path) == os.path.realpath(store / links[rel])
     assert not [key for key, value in final.items()
                 if value[0] == "link" and os.path.isdir(os.path.join(str(link_root), key))]
-    assert sorted(os.path.relpath(record["to"], str(archive)) for record in ledger(archive)) == sorted(archived)
+    moves = [record for record in ledger(archive) if record.get("action") != "unlink"]
+    assert sorted(os.path.relpath(record["to"], str(archive)) for record in moves) == sorted(archived)
     assert contents(store, link_root, archive) == files_before
 
     # Second run, real and in check mode: nothing to do.
@@ -162,13 +165,19 @@ def test_links_no_longer_declared_are_removed_but_only_managed_symlinks(capsys, 
 # name, link tree before, declared links, extra arguments, words the message must contain
 REFUSALS = [
     ("differing real file without on_conflict", {"vae/qwen_image_vae.safetensors": "other bytes!"},
-     {"vae/qwen_image_vae.safetensors": QWEN}, {}, ["differs", "12 bytes", "8 bytes", "on_conflict"]),
+     {"vae/qwen_image_vae.safetensors": QWEN}, {},
+     ["differs", "12 bytes", "8 bytes", "on_conflict", "model_store_on_conflict"]),
     ("target missing from the store", {}, {"vae/x.safetensors": "vae/x.safetensors"}, {}, ["does not exist"]),
     ("target is a folder", {}, {"loras/sub": "loras/sub"}, {}, ["not a regular file"]),
     ("link outside the link root", {}, {"../escape": QWEN}, {}, ["not a path inside the link root"]),
     ("target outside the store", {}, {"vae/x": "../../etc/passwd"}, {}, ["not a path inside the store"]),
     ("real file in the way of a directory", {"vae": "a file"}, {"vae/qwen_image_vae.safetensors": QWEN}, {},
-     ["in the way"]),
+     ["in the way", "model_store_on_conflict"]),
+    ("a path declared as a link and as a real file", {}, {"clip/t5.safetensors": "clip/t5.safetensors"},
+     {"real_files": ["clip/t5.safetensors"]}, ["declared as a link and as a real file"]),
+    ("a real file whose store file is also a declared link's target", {"clip": ("link", "../../../Models/clip")},
+     {"text_encoders/t5.safetensors": "clip/t5.safetensors"}, {"real_files": ["clip/t5.safetensors"]},
+     ["is the target of a declared link"]),
 ]
 
 
@@ -225,3 +234,121 @@ def test_only_symlinks_are_ever_unlinked_by_construction():
             assert forbidden not in source, (name, forbidden)
         expected = 1 if name == "layout.py" else 0
         assert source.count("os.unlink(") == expected, name
+
+
+# The reference workstation: ComfyUI's clip/ was a directory-level symlink into the store, and the
+# ComfyUI-only t5-base.safetensors was downloaded through it, so it sits in the store.
+COMFY_ONLY = "clip/t5-base.safetensors"
+SHARED = {"clip/t5.safetensors": "clip/t5.safetensors"}
+
+
+def _comfyui_download_accepts_its_dest(link_root):
+    """hf_model's own check of a dest: it refuses a symlink or a path through a symlinked folder."""
+    return hf_paths.resolve_inside(str(link_root), COMFY_ONLY)
+
+
+def _after_one_run(capsys, roots):
+    """One run converges: the ComfyUI-only file is a real file where its download puts it, moved (not
+    copied) from the store with a ledger line, and a second run changes nothing."""
+    store, link_root, archive = roots
+    files = contents(store, link_root, archive)
+    start = snapshot(link_root.parent.parent.parent)
+    code, checked = run_module(capsys, model_links, args(roots, SHARED, real_files=[COMFY_ONLY],
+                                                          _ansible_check_mode=True, _ansible_diff=True))
+    assert code == 0 and checked["counts"]["moved"] == 1, checked
+    assert snapshot(link_root.parent.parent.parent) == start
+    code, result = run_module(capsys, model_links, args(roots, SHARED, real_files=[COMFY_ONLY]))
+    assert code == 0, result
+    assert result["changes"] == checked["changes"]
+    real = link_root / COMFY_ONLY
+    assert real.is_file() and not real.is_symlink() and real.read_bytes() == b"t5-base weights"
+    assert not os.path.lexists(str(store / COMFY_ONLY))
+    _comfyui_download_accepts_its_dest(link_root)
+    assert os.path.realpath(str(link_root / "clip/t5.safetensors")) == str(store / "clip/t5.safetensors")
+    assert contents(store, link_root, archive) == files  # no bytes lost
+    (moved,) = [record for record in ledger(archive) if record["to"] == str(real)]
+    assert moved["from"] == str(store / COMFY_ONLY) and moved["size"] == len(b"t5-base weights")
+    assert "real_files" in moved["reason"]
+    for check in (True, False):
+        code, again = run_module(capsys, model_links, args(roots, SHARED, real_files=[COMFY_ONLY],
+                                                            _ansible_check_mode=check))
+        assert code == 0 and again["changed"] is False, again["changes"]
+    return result, moved
+
+
+def test_a_comfyui_only_file_in_the_store_behind_a_directory_link_moves_into_the_expanded_folder(capsys, roots):
+    store, link_root, archive = roots
+    build(store, {COMFY_ONLY: "t5-base weights"})
+    build(link_root, {"clip": ("link", "../../../Models/clip")})
+    result, _moved = _after_one_run(capsys, roots)
+    (expand,) = [change for change in result["changes"] if change["action"] == "expand"]
+    assert expand["moved"] == ["t5-base.safetensors"]
+
+
+def test_a_symlink_left_where_a_comfyui_only_file_belongs_is_replaced_by_its_store_file(capsys, roots):
+    store, link_root, archive = roots
+    build(store, {COMFY_ONLY: "t5-base weights"})
+    # what the expansion of an older version left: one link per file, t5-base's too
+    build(link_root, {"clip/t5.safetensors": ("link", "../../../../Models/clip/t5.safetensors"),
+                      COMFY_ONLY: ("link", "../../../../Models/" + COMFY_ONLY)})
+    with pytest.raises(hf_paths.PathRefused, match="symlink"):
+        _comfyui_download_accepts_its_dest(link_root)  # the state every re-run failed on
+    _result, moved = _after_one_run(capsys, roots)
+    assert moved["replaced"] == "symlink -> ../../../../Models/" + COMFY_ONLY
+
+
+def test_a_dangling_symlink_where_a_comfyui_only_file_belongs_is_removed_with_a_ledger_line(capsys, roots):
+    store, link_root, archive = roots
+    build(link_root, {COMFY_ONLY: ("link", "../../../Models/" + COMFY_ONLY)})
+    code, result = run_module(capsys, model_links, args(roots, {}, real_files=[COMFY_ONLY]))
+    assert code == 0 and not os.path.lexists(str(link_root / COMFY_ONLY))
+    (line,) = ledger(archive)
+    assert line["action"] == "unlink" and line["from"] == str(link_root / COMFY_ONLY)
+    assert line["link"] == "../../../Models/" + COMFY_ONLY and "dangling" in line["reason"]
+
+
+def test_a_move_to_another_filesystem_is_refused_before_anything_changes(capsys, roots, monkeypatch):
+    store, link_root, archive = roots
+    build(store, {COMFY_ONLY: "t5-base weights"})
+    build(link_root, {"clip": ("link", "../../../Models/clip")})
+    start = snapshot(link_root.parent.parent.parent)
+    same = layout.same_filesystem
+    monkeypatch.setattr(layout, "same_filesystem",
+                        lambda path, directory: False if path.startswith(str(store)) else same(path, directory))
+    code, result = run_module(capsys, model_links, args(roots, SHARED, real_files=[COMFY_ONLY]))
+    assert code == 1 and "another filesystem" in result["msg"] and "Nothing was changed" in result["msg"]
+    assert snapshot(link_root.parent.parent.parent) == start
+
+
+def test_removed_symlinks_are_recorded_in_the_ledger(capsys, roots):
+    """The reference workstation's OfficialStableDiffusion link is one '..' short and resolves nowhere;
+    the clip/ directory-level link is expanded. Neither may vanish without a line."""
+    store, link_root, archive = roots
+    build(store, {"Stable-Diffusion/OfficialStableDiffusion/sd3.5_large.safetensors": "sd35"})
+    broken = "../../../Models/Stable-Diffusion/OfficialStableDiffusion"
+    build(link_root, {"checkpoints/OfficialStableDiffusion": ("link", broken),
+                      "clip": ("link", "../../../Models/clip")})
+    links = {"checkpoints/OfficialStableDiffusion/sd3.5_large.safetensors":
+             "Stable-Diffusion/OfficialStableDiffusion/sd3.5_large.safetensors"}
+    code, result = run_module(capsys, model_links, args(roots, links))
+    assert code == 0, result
+    lines = dict((record["from"], record) for record in ledger(archive))
+    dangling = lines[str(link_root / "checkpoints/OfficialStableDiffusion")]
+    assert (dangling["action"], dangling["link"], dangling["size"]) == ("unlink", broken, 0)
+    assert "removed dangling symlink" in dangling["reason"]
+    expanded = lines[str(link_root / "clip")]
+    assert (expanded["action"], expanded["link"], expanded["size"]) == ("unlink", "../../../Models/clip", 0)
+    assert "expanded directory-level symlink" in expanded["reason"]
+    assert archive_utils.plan_rollback(str(archive)) == []  # lines that moved no bytes: nothing to put back
+
+
+def test_an_archived_differing_file_carries_its_sha256(capsys, roots):
+    store, link_root, archive = roots
+    build(link_root, {"vae/qwen_image_vae.safetensors": "other bytes"})
+    code, _result = run_module(capsys, model_links, args(roots, {"vae/qwen_image_vae.safetensors": QWEN},
+                                                        on_conflict="archive"))
+    assert code == 0
+    (line,) = ledger(archive)
+    assert line["sha256"] == hashlib.sha256(b"other bytes").hexdigest()
+    with open(line["to"], "rb") as handle:
+        assert hashlib.sha256(handle.read()).hexdigest() == line["sha256"]

@@ -1,11 +1,12 @@
 """model_rollback: the ledger replayed backwards, never overwriting, and idempotent."""
 
+import json
 import os
 
 import pytest
 
 from ansible_collections.ai4artsed.devserver.plugins.module_utils import archive
-from ansible_collections.ai4artsed.devserver.plugins.modules import model_rollback
+from ansible_collections.ai4artsed.devserver.plugins.modules import model_archive, model_rollback
 
 from model_trees import build, contents, ledger, run_module, snapshot
 
@@ -105,3 +106,105 @@ def test_archived_twice_at_the_same_place_restores_the_newest_and_reports_the_ol
 def test_a_bad_since_time_is_explained(tmp_path):
     with pytest.raises(archive.ArchiveError, match="ISO 8601"):
         archive.plan_rollback(str(tmp_path), since="yesterday")
+
+
+def _tear_last_line(archive_root, keep):
+    """What a crash while appending leaves: the last record cut after `keep` bytes, without its newline."""
+    path = archive_root / "ledger.jsonl"
+    data = path.read_bytes()
+    start = data.rstrip(b"\n").rfind(b"\n") + 1
+    path.write_bytes(data[:start + keep])
+    return data[start:start + keep]
+
+
+def _lines(archive_root):
+    return (archive_root / "ledger.jsonl").read_bytes().splitlines()
+
+
+@pytest.fixture
+def torn(tmp_path):
+    """Three files archived; the crash came while appending the line of the third (its move was done)."""
+    store, archive_root = tmp_path / "Models", tmp_path / "model-archive"
+    build(store, {"a.bin": "a", "b.bin": "b", "c.bin": "c", "d.bin": "d"})
+    for name in ("a.bin", "b.bin", "c.bin"):
+        archive.archive_path(str(store / name), str(store), str(archive_root), "before the crash")
+    return store, archive_root, _tear_last_line(archive_root, 40)
+
+
+def test_a_torn_last_line_is_set_aside_before_the_next_record_and_every_real_move_rolls_back(
+        capsys, tmp_path, torn):
+    store, archive_root, torn_bytes = torn
+    files = contents(store, archive_root)
+    code, result = run_module(capsys, model_archive, {"root": str(store), "archive_root": str(archive_root),
+                                                     "paths": ["d.bin"]})
+    assert code == 0 and result["changed"] is True
+
+    records = [json.loads(line) for line in _lines(archive_root)]  # every line is a record of its own
+    assert [record["from"] for record in records[:2]] == [str(store / "a.bin"), str(store / "b.bin")]
+    assert records[3]["from"] == str(store / "d.bin")
+    aside = records[2]
+    assert aside["action"] == "set-aside" and os.path.basename(aside["to"]).startswith("ledger.torn-")
+    with open(aside["to"], "rb") as handle:
+        assert handle.read() == torn_bytes  # kept, not deleted
+
+    code, rolled = run_module(capsys, model_rollback, {"archive_root": str(archive_root)})
+    assert code == 0, rolled
+    assert sorted(os.path.basename(entry["to"]) for entry in rolled["restored"]) == ["a.bin", "b.bin", "d.bin"]
+    assert [(store / name).read_text() for name in ("a.bin", "b.bin", "d.bin")] == ["a", "b", "d"]
+    assert (archive_root / "c.bin").read_text() == "c"  # its record was torn: it waits for a person, safe
+    assert any(aside["to"] in problem for problem in rolled["ledger_problems"]) and rolled["warnings"]
+    assert not files - contents(store, archive_root)  # nothing lost (the torn bytes' copy is new)
+
+
+def test_rollback_reads_every_complete_record_and_reports_a_torn_last_line(capsys, torn):
+    store, archive_root, _torn_bytes = torn
+    code, result = run_module(capsys, model_rollback, {"archive_root": str(archive_root)})
+    assert code == 0, result
+    assert sorted(os.path.basename(entry["to"]) for entry in result["restored"]) == ["a.bin", "b.bin"]
+    assert len(result["ledger_problems"]) == 1 and "Line 3" in result["ledger_problems"][0]
+    assert (store / "a.bin").read_text() == "a" and (store / "b.bin").read_text() == "b"
+
+
+def test_a_record_glued_onto_a_torn_line_by_an_older_version_is_still_read(tmp_path, torn):
+    store, archive_root, torn_bytes = torn
+    path = archive_root / "ledger.jsonl"
+    build(store, {"d.bin": "d"})
+    os.rename(str(store / "d.bin"), str(archive_root / "d.bin"))
+    glued = json.dumps({"time": "2026-11-27T10:00:00+00:00", "from": str(store / "d.bin"),
+                        "to": str(archive_root / "d.bin"), "size": 1, "sha256": None, "reason": "r"})
+    path.write_bytes(path.read_bytes() + glued.encode() + b"\n")  # what appending in mode "a" did
+    problems = []
+    plan = archive.plan_rollback(str(archive_root), problems=problems)
+    assert sorted(os.path.basename(entry["to"]) for entry in plan) == ["a.bin", "b.bin", "d.bin"]
+    assert "followed by a complete record" in problems[0]
+
+
+def test_a_last_record_that_lost_only_its_newline_is_kept(tmp_path):
+    store, archive_root = tmp_path / "Models", tmp_path / "model-archive"
+    build(store, {"a.bin": "a", "b.bin": "b"})
+    archive.archive_path(str(store / "a.bin"), str(store), str(archive_root), "r")
+    path = archive_root / "ledger.jsonl"
+    path.write_bytes(path.read_bytes().rstrip(b"\n"))
+    archive.archive_path(str(store / "b.bin"), str(store), str(archive_root), "r")
+    assert [json.loads(line)["from"] for line in _lines(archive_root)] == [str(store / "a.bin"), str(store / "b.bin")]
+    assert not [name for name in os.listdir(str(archive_root)) if name.startswith("ledger.torn-")]
+
+
+def test_a_rollback_does_not_replay_lines_that_moved_no_bytes(tmp_path):
+    store, archive_root = tmp_path / "Models", tmp_path / "model-archive"
+    build(store, {"a.bin": "a"})
+    archive.record_symlink_removal(str(archive_root), str(store / "gone"), "../nowhere", "removed dangling symlink")
+    archive.archive_path(str(store / "a.bin"), str(store), str(archive_root), "r")
+    assert [entry["to"] for entry in archive.plan_rollback(str(archive_root))] == [str(store / "a.bin")]
+
+
+def test_a_moved_file_replaced_since_by_a_link_is_not_moved_back_in_its_stead(tmp_path):
+    store, comfy, archive_root = tmp_path / "Models", tmp_path / "comfy", tmp_path / "model-archive"
+    build(store, {"clip/t5-base.bin": "weights"})
+    comfy.mkdir()
+    archive.move_with_record(str(store / "clip/t5-base.bin"), str(comfy / "t5-base.bin"), str(archive_root), "moved")
+    os.rename(str(comfy / "t5-base.bin"), str(tmp_path / "kept.bin"))  # a person moved it on ...
+    os.symlink("kept.bin", str(comfy / "t5-base.bin"))  # ... and left a link in its place
+    (entry,) = archive.plan_rollback(str(archive_root))
+    assert entry["state"] == "conflict" and "no longer what was moved" in entry["problem"]
+    assert archive.apply_rollback(str(archive_root), [entry]) == [] and not (store / "clip/t5-base.bin").exists()

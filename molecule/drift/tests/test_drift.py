@@ -1,6 +1,7 @@
 """After the converge of a drifted store: everything repaired, the archive holds what was moved, no
 content was lost, and playbooks/rollback.yml puts the archived files back. The rollback test runs last."""
 
+import json
 import sys
 from collections import Counter
 from pathlib import Path
@@ -64,6 +65,32 @@ def test_the_archive_holds_everything_that_was_moved(host):
                      "Models/loras/my_own_lora.safetensors", "Models/clip/t5xxl_fp16.safetensors",
                      "checkpoints/ltxv-13b-0.9.7-distilled-fp8.safetensors"):
         assert original in ledger, original
+
+
+def ledger_lines(host):
+    return [json.loads(line) for line in host.file(ARCHIVE + "/ledger.jsonl").content_string.splitlines()]
+
+
+@pytest.mark.parametrize(("store_path", "comfyui_path"), [
+    ("clip/t5-base.safetensors", "clip/t5-base.safetensors"),  # behind the clip/ directory link
+    ("Stable-Diffusion/stable-audio-open-1.0.safetensors", "checkpoints/stable-audio-open-1.0.safetensors"),
+], ids=["through a directory link", "behind a per-file link"])
+def test_comfyui_only_files_found_in_the_store_were_moved_into_place_in_one_run(host, store_path, comfyui_path):
+    model = host.file("%s/%s" % (COMFY, comfyui_path))
+    assert model.is_file and not model.is_symlink
+    assert not host.file("%s/%s" % (MODELS, store_path)).exists
+    moves = [line for line in ledger_lines(host) if line["to"] == "%s/%s" % (COMFY, comfyui_path)]
+    assert [line["from"] for line in moves] == ["%s/%s" % (MODELS, store_path)]
+
+
+def test_removed_symlinks_have_a_ledger_line(host):
+    removed = dict((line["from"], line) for line in ledger_lines(host) if line.get("action") == "unlink")
+    dangling = removed[COMFY + "/checkpoints/OfficialStableDiffusion"]
+    assert dangling["link"] == "../../../Models/Stable-Diffusion/OfficialStableDiffusion"
+    assert "dangling" in dangling["reason"]
+    assert removed[COMFY + "/clip"]["link"] == "../../../Models/clip"
+    assert host.file(COMFY + "/checkpoints/OfficialStableDiffusion/sd3.5_large.safetensors").linked_to == \
+        MODELS + "/Stable-Diffusion/OfficialStableDiffusion/sd3.5_large.safetensors"
 
 
 def test_nothing_is_lost(host):
