@@ -296,6 +296,7 @@ import os
 
 from ansible.module_utils.basic import AnsibleModule, env_fallback, missing_required_lib
 from ansible_collections.ai4artsed.devserver.plugins.module_utils.hf_download import HF_IMPORT_ERROR, HfModelError
+from ansible_collections.ai4artsed.devserver.plugins.module_utils.hf_preflight import check_token
 from ansible_collections.ai4artsed.devserver.plugins.module_utils.hf_store import Settings, run
 
 SINGLE_FILE_KEYS = ("dest", "action", "commit", "sha256", "size", "resumed_from", "range_ignored", "archived_to")
@@ -324,6 +325,7 @@ def argument_spec():
         "timeout": {"type": "int", "default": 30},
         "retries": {"type": "int", "default": 5},
         "free_space_margin_mb": {"type": "int", "default": 1024},
+        "lock_timeout": {"type": "int", "default": 60},
     }
 
 
@@ -342,6 +344,10 @@ def main():
         directory_args = dict(file_args, path=path, mode=None)
         module.set_fs_attributes_if_different(directory_args, False)
 
+    try:
+        check_token(params["token"])
+    except HfModelError as error:
+        module.fail_json(msg=str(error), error_kind=error.kind)
     settings = Settings(
         root=params["root"], state_dir=state_dir, archive_root=params["archive_root"],
         endpoint=params["endpoint"], token=params["token"], timeout=params["timeout"],
@@ -349,11 +355,14 @@ def main():
         free_space_margin=params["free_space_margin_mb"] * 1000 * 1000, max_workers=params["max_workers"],
         progress_file=params["progress_file"] or os.path.join(state_dir, "progress.json"),
         check_mode=module.check_mode, set_file_attributes=set_file_attributes, set_dir_owner=set_dir_owner,
+        lock_timeout=params["lock_timeout"], owner=params["owner"], group=params["group"],
     )
     try:
         result = run(params, settings)
     except HfModelError as error:
         module.fail_json(msg=str(error), error_kind=error.kind, **error.details)
+    for warning in result.pop("warnings"):
+        module.warn(warning)
     if not module._diff:
         result.pop("diff")
     if not params["files"] and len(result["files"]) == 1:
