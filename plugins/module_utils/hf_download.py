@@ -199,6 +199,17 @@ def fetch_remote(request, endpoint, token, timeout, retry=True):
     )
 
 
+def resolve_commit(request, endpoint, token, timeout):
+    """The commit an allow_patterns entry's revision points to now: one request, without the client's retries."""
+    api = HfApi(endpoint=endpoint, token=token or False)
+    info = _hub_call(
+        lambda: api.repo_info(request["repo_id"], revision=request["revision"], repo_type=request["repo_type"],
+                              timeout=timeout),
+        dict(request, filename=", ".join(request["allow_patterns"])), endpoint, token,
+    )
+    return info.sha
+
+
 def list_matching_files(request, endpoint, token, patterns):
     """Paths of the repository at the revision that match ``patterns`` (fnmatch, as the hub client uses them)."""
     api = HfApi(endpoint=endpoint, token=token or False)

@@ -14,6 +14,7 @@ __metaclass__ = type
 
 import hashlib
 import os
+import re
 import time
 from concurrent.futures import ThreadPoolExecutor
 
@@ -30,6 +31,12 @@ from ansible_collections.ai4artsed.devserver.plugins.module_utils.hf_download im
     Transfer,
     fetch_remote,
     list_matching_files,
+    resolve_commit,
+)
+from ansible_collections.ai4artsed.devserver.plugins.module_utils.hf_expansion import (
+    expansion_path,
+    record_listing,
+    recorded_listing,
 )
 from ansible_collections.ai4artsed.devserver.plugins.module_utils.hf_paths import PathRefused, resolve_inside
 from ansible_collections.ai4artsed.devserver.plugins.module_utils.hf_preflight import (
@@ -47,7 +54,7 @@ from ansible_collections.ai4artsed.devserver.plugins.module_utils.hf_result impo
 
 UNREACHABLE = ("network", "not_hub")  # the hub could not be asked; says nothing about the file
 REQUEST_KEYS = ("repo_id", "filename", "allow_patterns", "revision", "repo_type", "dest", "sha256", "size", "state")
-FULL_COMMIT_LENGTH = 40
+FULL_COMMIT_RE = re.compile(r"^[0-9a-f]{40}$")
 
 
 class Settings:
@@ -157,18 +164,61 @@ def refuse_duplicate_dests(requests, root):
         seen[dest] = request
 
 
-def expand_patterns(requests, settings):
-    """Requests with allow_patterns become one request per matching file, below dest as a folder."""
-    expanded = []
-    for request in requests:
-        if not request.get("allow_patterns") or request["state"] == "absent":
-            expanded.append(request)
-            continue
-        for path in list_matching_files(request, settings.endpoint, settings.token, request["allow_patterns"]):
-            single = dict(request, filename=path, allow_patterns=None, sha256=None, size=None)
-            single["dest"] = os.path.join(request["dest"], path)
-            expanded.append(single)
-    return expanded
+def is_full_commit(revision):
+    return bool(FULL_COMMIT_RE.match(revision))
+
+
+class Expansion:
+    """Requests with allow_patterns expanded to one request per matching file, below dest as a folder.
+
+    ``listings``: (record file, request, listing) of fresh listings, recorded by a real run;
+    ``warnings``: entries whose earlier listing stood in because the hub could not be asked.
+    """
+
+    def __init__(self, requests, settings):
+        self.requests = []
+        self.listings = []
+        self.warnings = []
+        for request in requests:
+            if not request.get("allow_patterns") or request["state"] == "absent":
+                self.requests.append(request)
+                continue
+            for path in self._matching_paths(request, settings):
+                single = dict(request, filename=path, allow_patterns=None, sha256=None, size=None)
+                single["dest"] = os.path.join(request["dest"], path)
+                self.requests.append(single)
+
+    def _matching_paths(self, request, settings):
+        record_file = expansion_path(settings.state_dir, settings.root, request["dest"])
+        recorded = recorded_listing(record_file, request)
+        if recorded and is_full_commit(request["revision"]):
+            return recorded["files"]  # a commit's files never change: nothing to ask
+        try:
+            commit = resolve_commit(request, settings.endpoint, settings.token, settings.timeout)
+        except HfModelError as error:
+            if error.kind not in UNREACHABLE:
+                raise
+            if recorded:
+                self.warnings.append(
+                    "%s: could not list %s at %r (allow_patterns %s), so could not check for updates (%s); using "
+                    "the %d files an earlier run listed at commit %s." % (
+                        request["dest"], request["repo_id"], request["revision"], ", ".join(request["allow_patterns"]),
+                        error, len(recorded["files"]), recorded["commit"]))
+                return recorded["files"]
+            commit = None  # nothing to fall back to: the listing below retries, then fails with the reason
+        if recorded and commit and recorded["commit"] == commit:
+            return recorded["files"]
+        paths = list_matching_files(dict(request, revision=commit or request["revision"]), settings.endpoint,
+                                    settings.token, request["allow_patterns"])
+        if record_file:
+            self.listings.append((record_file, request,
+                                  {"revision": request["revision"], "commit": commit, "files": paths}))
+        return paths
+
+    def record(self):
+        """Keep the fresh listings for the next run (real runs only: check mode writes nothing)."""
+        for record_file, request, listing in self.listings:
+            record_listing(record_file, request, listing)
 
 
 def _origin(request, commit):
@@ -206,10 +256,8 @@ def plan_file(request, settings):
             raise HfModelError("invalid", "state=absent moves %s to the archive, but archive_root is not set." % dest)
         return plan
 
-    pinned = len(request["revision"]) == FULL_COMMIT_LENGTH and request.get("sha256")
-    if (trusted and pinned and record.get("commit") == request["revision"]
-            and record.get("sha256") == request["sha256"] and record.get("repo_id") == request["repo_id"]):
-        # Pinned commit and digest, vouched for by the record: nothing to ask the hub.
+    if trusted and _pinned_and_recorded(request, record):
+        # Pinned to a commit and vouched for by the record: a commit's files never change, nothing to ask.
         plan.action = "unchanged"
         plan.after = dict(plan.before)
         return plan
@@ -291,6 +339,17 @@ def plan_file(request, settings):
     return plan
 
 
+def _pinned_and_recorded(request, record):
+    """The record is of this request's file at its pinned commit (and pinned sha256, when one is given)."""
+    if not is_full_commit(request["revision"]) or record.get("commit") != request["revision"]:
+        return False
+    if record.get("repo_id") != request["repo_id"]:
+        return False
+    if request.get("sha256"):
+        return record.get("sha256") == request["sha256"]  # the same bytes, wherever they were listed
+    return record.get("filename") == request["filename"] and record.get("repo_type") == request["repo_type"]
+
+
 def _unchecked(plan, record, why):
     """Keep a file its record vouches for when the hub cannot be asked: a warning, not a failure."""
     plan.action = "unchanged"
@@ -301,18 +360,26 @@ def _unchecked(plan, record, why):
     return plan
 
 
-def preflight(plans, settings):
+def preflight(plans, settings, records_listings=False):
     """What would fail after the download, checked before the first byte (real runs only)."""
     check_owner_group(settings.owner, settings.group)
-    if any(plan.action in WRITING_ACTIONS for plan in plans):
+    if records_listings or any(plan.action in WRITING_ACTIONS for plan in plans):
         check_state_dir_writable(settings.state_dir, lambda path: make_dirs(path, settings))
 
 
 def run(params, settings):
-    """Plan every file (in parallel: one HEAD each), then apply (downloads in parallel, bounded)."""
+    """Expand patterns, then plan every file (in parallel: one HEAD each, none for a recorded pinned commit)
+    and apply (downloads in parallel, bounded). An entry's listing that stood in for the hub adds a warning."""
     started = time.monotonic()
     check_archive_filesystem(settings.root, settings.archive_root)
-    requests = expand_patterns(normalize_requests(params), settings)
+    expansion = Expansion(normalize_requests(params), settings)
+    result = _plan_and_apply(expansion, settings, started)
+    result["warnings"] = expansion.warnings + result["warnings"]
+    return result
+
+
+def _plan_and_apply(expansion, settings, started):
+    requests = expansion.requests
     refuse_duplicate_dests(requests, settings.root)
     with ThreadPoolExecutor(max_workers=settings.max_workers) as pool:
         planned = list(pool.map(lambda request: _capture(plan_file, request, settings), requests))
@@ -328,7 +395,8 @@ def run(params, settings):
                                      "bytes_downloaded": 0, "seconds": 0.0}, None))
                         for _request, plan, _error in plans if plan.action in ("unchanged", "adopt", "relabel"))
         return summarize(plans, outcomes, started, settings)
-    preflight([plan for _request, plan, _error in plans], settings)
+    preflight([plan for _request, plan, _error in plans], settings, records_listings=bool(expansion.listings))
+    expansion.record()
     downloads = [plan for _request, plan, _error in plans if plan.action in ("download", "replace")]
     progress = ProgressBoard(settings.progress_file if downloads else None,
                              sum(plan.remote.size or 0 for plan in downloads), len(downloads))

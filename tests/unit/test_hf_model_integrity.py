@@ -435,3 +435,91 @@ def test_disk_space_is_still_checked_before_the_lock(capsys, hub, store, monkeyp
     failed, result = run_hf_model(capsys, base(hub, store, free_space_margin_mb=0))
     assert failed and "Not enough free space" in result["msg"]
     assert leftovers(store) == []
+
+
+def folder_entry(hub, store, **overrides):
+    args = {"root": str(store), "endpoint": hub.url, "repo_id": "org/folder", "allow_patterns": ["*"],
+            "dest": "folder"}
+    args.update(overrides)
+    return args
+
+
+def test_a_converged_allow_patterns_folder_re_runs_with_the_hub_down(capsys, hub, store):
+    failed, first = run_hf_model(capsys, folder_entry(hub, store))
+    assert not failed, first
+    hub.set_faults(unavailable=True)
+    started = time.monotonic()
+    failed, result = run_hf_model(capsys, folder_entry(hub, store))
+    assert not failed, result
+    assert time.monotonic() - started < 10, "an entry with a recorded listing is not retried"
+    assert result["changed"] is False
+    assert [(entry["filename"], entry["action"]) for entry in result["files"]] == [
+        ("config.json", "unchanged"), ("model.safetensors", "unchanged")]
+    texts = warning_texts(result)
+    listing = [text for text in texts if "could not list org/folder" in text]
+    assert listing and "could not check for updates" in listing[0] and "503" in listing[0]
+    for entry in result["files"]:
+        assert "could not check org/folder/%s for updates" % entry["filename"] in entry["warning"]
+    assert (store / "folder" / "model.safetensors").read_bytes() == FOLDER["model.safetensors"]
+
+
+def test_an_allow_patterns_folder_pinned_to_a_commit_re_runs_without_a_request(capsys, hub, store):
+    commit = hub.repos[("model", "org/folder")].commit
+    failed, first = run_hf_model(capsys, folder_entry(hub, store, revision=commit))
+    assert not failed, first
+    hub.set_faults(unavailable=True)
+    before = len(hub.stats.requests)
+    failed, result = run_hf_model(capsys, folder_entry(hub, store, revision=commit))
+    assert not failed, result
+    assert hub.stats.requests[before:] == [], "a commit's files never change: nothing to ask"
+    assert [entry["action"] for entry in result["files"]] == ["unchanged", "unchanged"]
+    assert [entry["commit"] for entry in result["files"]] == [commit, commit]
+    assert not any("warning" in entry for entry in result["files"])
+
+
+def test_an_allow_patterns_folder_never_listed_fails_while_the_hub_is_down(capsys, hub, store, monkeypatch):
+    monkeypatch.setattr("huggingface_hub.utils._http.time.sleep", lambda seconds: None)
+    hub.set_faults(unavailable=True)
+    failed, result = run_hf_model(capsys, folder_entry(hub, store))
+    assert failed
+    assert "Could not reach" in result["msg"] and "503" in result["msg"]
+    assert tree(store) == []
+
+
+def test_a_listing_for_other_patterns_is_not_reused_while_the_hub_is_down(capsys, hub, store, monkeypatch):
+    monkeypatch.setattr("huggingface_hub.utils._http.time.sleep", lambda seconds: None)
+    failed, first = run_hf_model(capsys, folder_entry(hub, store, allow_patterns=["*.json"]))
+    assert not failed, first
+    hub.set_faults(unavailable=True)
+    failed, result = run_hf_model(capsys, folder_entry(hub, store, allow_patterns=["*"]))
+    assert failed
+    assert "Could not reach" in result["msg"]
+    assert not (store / "folder" / "model.safetensors").exists()
+
+
+def test_check_mode_of_a_new_allow_patterns_folder_records_nothing(capsys, hub, store, monkeypatch):
+    monkeypatch.setattr("huggingface_hub.utils._http.time.sleep", lambda seconds: None)
+    failed, result = run_hf_model(capsys, folder_entry(hub, store), check_mode=True)
+    assert not failed, result
+    assert [entry["action"] for entry in result["files"]] == ["download", "download"]
+    assert tree(store) == []
+    hub.set_faults(unavailable=True)
+    failed, result = run_hf_model(capsys, folder_entry(hub, store), check_mode=True)
+    assert failed and "Could not reach" in result["msg"]
+
+
+def test_a_branch_is_listed_again_only_when_it_moved(capsys, hub, store):
+    hub.add_repo("org/moving", FOLDER)
+    args = folder_entry(hub, store, repo_id="org/moving")
+    failed, first = run_hf_model(capsys, args)
+    assert not failed, first
+    before = len(hub.stats.requests)
+    failed, again = run_hf_model(capsys, args)
+    assert not failed and again["changed"] is False, again
+    assert not [path for _method, path, _range in hub.stats.requests[before:] if "/tree/" in path]
+    hub.add_repo("org/moving", dict(FOLDER, **{"extra.json": b'{"b": 2}'}))
+    failed, moved = run_hf_model(capsys, args)
+    assert not failed, moved
+    assert [(entry["filename"], entry["action"]) for entry in moved["files"]] == [
+        ("config.json", "relabel"), ("extra.json", "download"), ("model.safetensors", "relabel")]
+    assert (store / "folder" / "extra.json").read_bytes() == b'{"b": 2}'
