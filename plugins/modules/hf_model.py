@@ -62,12 +62,18 @@ options:
     description:
       - Glob patterns (as the hub client uses them) selecting several files of the repository; each is
         written to O(dest)/<path in the repository>, with the same guarantees as a single file.
+      - The matching paths and the commit they were listed at are recorded under O(state_dir)
+        (C(<dest>.allow_patterns.json)). A re-run lists again only when the revision moved to another commit;
+        with O(revision) a full commit it asks the hub nothing about the listing. When the hub cannot be
+        reached, the recorded listing of the same repository, patterns and revision is used with a warning
+        (could not check for updates); without one the run fails.
     type: list
     elements: str
   revision:
     description:
       - Branch, tag or full 40-character commit. The resolved commit is returned.
-      - With a full commit and O(sha256), a re-run that finds the recorded file unchanged asks the hub nothing.
+      - With a full commit, a re-run that finds the recorded file unchanged (same repository, file and commit,
+        and O(sha256) when given) asks the hub nothing.
     type: str
     default: main
   repo_type:
