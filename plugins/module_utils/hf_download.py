@@ -79,6 +79,13 @@ class RemoteFile:
         self.git_oid = git_oid  # git blob id of small, non-LFS files
         self.url = url  # where the bytes are (the CDN for LFS files)
 
+    def missing_checks(self):
+        """Why the hub's answer cannot verify the bytes (empty when it can)."""
+        if self.sha256 or self.git_oid:
+            return ""
+        missing = "neither an LFS sha256 (X-Linked-Etag) nor a git blob id (ETag)"
+        return missing + ("" if self.commit else ", and no commit (X-Repo-Commit)")
+
 
 def repo_page(endpoint, repo_id, repo_type):
     prefix = {"dataset": "datasets/", "space": "spaces/"}.get(repo_type, "")
@@ -126,13 +133,36 @@ def _translate_hub_error(error, repo_id, repo_type, filename, revision, endpoint
     return HfModelError(
         "network",
         "Could not reach %s for %s/%s: %s. Check the host's network, proxy and the endpoint." % (
-            endpoint, repo_id, filename, str(error).splitlines()[0] if str(error) else type(error).__name__),
+            endpoint, repo_id, filename, _error_text(error, token)),
     )
+
+
+def redact(text, token):
+    """text with the token (as given, stripped, or escaped as a client quotes it) replaced by <token>."""
+    if not text or not token:
+        return text
+    for secret in sorted({token, token.strip(), repr(token)[1:-1]}, key=len, reverse=True):
+        if len(secret) >= 4:
+            text = text.replace(secret, "<token>")
+    return text
+
+
+def _error_text(error, token):
+    """First line of an exception's text, without the token: a client error may quote a request header."""
+    return redact(str(error).splitlines()[0] if str(error) else type(error).__name__, token)
 
 
 def _hub_call(function, request, endpoint, token):
     try:
         return function()
+    except ValueError as error:
+        # JSON that did not parse: an HTML page (captive portal, proxy login) where the hub's API should be.
+        raise HfModelError(
+            "not_hub",
+            "%s answered for %s with something that is not the hub's API (%s). A captive portal or a proxy is "
+            "probably in the way: check the host's network and proxy, or set endpoint to a working mirror."
+            % (endpoint, request["repo_id"], type(error).__name__),
+        )
     except Exception as error:  # pylint: disable=broad-except
         if HfHubHTTPError is not None and isinstance(error, (HfHubHTTPError, EntryNotFoundError)) or (
             httpx is not None and isinstance(error, httpx.HTTPError)
@@ -144,15 +174,18 @@ def _hub_call(function, request, endpoint, token):
         raise
 
 
-def fetch_remote(request, endpoint, token, timeout):
-    """Resolve one file: commit, size, digest and download URL (one HEAD request, redirects not followed)."""
+def fetch_remote(request, endpoint, token, timeout, retry=True):
+    """Resolve one file: commit, size, digest and download URL (one HEAD request, redirects not followed).
+
+    retry=False gives up at the first network error (a file a record vouches for needs no answer).
+    """
     url = hf_hub_url(
         request["repo_id"], request["filename"], repo_type=request["repo_type"], revision=request["revision"],
         endpoint=endpoint,
     )
     metadata = _hub_call(
         lambda: get_hf_file_metadata(url, token=token or False, timeout=timeout, endpoint=endpoint,
-                                     retry_on_errors=True),
+                                     retry_on_errors=retry),
         request, endpoint, token,
     )
     etag = (metadata.etag or "").lower()
@@ -164,6 +197,17 @@ def fetch_remote(request, endpoint, token, timeout):
         git_oid=etag if GIT_OID_RE.match(etag) else None,
         url=metadata.location,
     )
+
+
+def resolve_commit(request, endpoint, token, timeout):
+    """The commit an allow_patterns entry's revision points to now: one request, without the client's retries."""
+    api = HfApi(endpoint=endpoint, token=token or False)
+    info = _hub_call(
+        lambda: api.repo_info(request["repo_id"], revision=request["revision"], repo_type=request["repo_type"],
+                              timeout=timeout),
+        dict(request, filename=", ".join(request["allow_patterns"])), endpoint, token,
+    )
+    return info.sha
 
 
 def list_matching_files(request, endpoint, token, patterns):
@@ -399,6 +443,6 @@ class Transfer:
                     if pending:
                         self._keep(handle, bytes(pending))
         except httpx.TransportError as error:
-            raise HfModelError("network", "%s: %s" % (type(error).__name__, error))
+            raise HfModelError("network", "%s: %s" % (type(error).__name__, _error_text(error, self.token)))
         if size is not None and self.offset < size:
             raise HfModelError("network", "connection closed at %d of %d bytes" % (self.offset, size))

@@ -66,7 +66,12 @@ def write_json_atomically(path, payload):
     if not os.path.isdir(directory):
         os.makedirs(directory, exist_ok=True)  # parallel downloads of one batch may race here
     temporary = "%s.tmp-%d-%d" % (path, os.getpid(), threading.get_ident())
-    with open(temporary, "w", encoding="utf-8") as handle:
-        json.dump(payload, handle, sort_keys=True)
-        handle.write("\n")
-    os.replace(temporary, path)
+    try:
+        with open(temporary, "w", encoding="utf-8") as handle:
+            json.dump(payload, handle, sort_keys=True)
+            handle.write("\n")
+        os.replace(temporary, path)
+    except BaseException:
+        if os.path.exists(temporary):
+            os.unlink(temporary)  # our own half-written temporary file (a full disk), never a record
+        raise

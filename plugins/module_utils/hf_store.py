@@ -14,34 +14,47 @@ __metaclass__ = type
 
 import hashlib
 import os
+import re
 import time
 from concurrent.futures import ThreadPoolExecutor
 
-from ansible_collections.ai4artsed.devserver.plugins.module_utils.archive import ArchiveError, archive_path, sha256_file
-from ansible_collections.ai4artsed.devserver.plugins.module_utils.disk import human_bytes
+from ansible_collections.ai4artsed.devserver.plugins.module_utils.archive import sha256_file
+from ansible_collections.ai4artsed.devserver.plugins.module_utils.hf_apply import (
+    WRITING_ACTIONS,
+    apply_plan,
+    make_dirs,
+    stat_key,
+)
 from ansible_collections.ai4artsed.devserver.plugins.module_utils.hf_download import (
     CHUNK_SIZE,
     HfModelError,
     Transfer,
     fetch_remote,
     list_matching_files,
+    resolve_commit,
 )
-from ansible_collections.ai4artsed.devserver.plugins.module_utils.hf_paths import (
-    PathRefused,
-    partial_paths,
-    resolve_inside,
+from ansible_collections.ai4artsed.devserver.plugins.module_utils.hf_expansion import (
+    expansion_path,
+    record_listing,
+    recorded_listing,
+)
+from ansible_collections.ai4artsed.devserver.plugins.module_utils.hf_paths import PathRefused, resolve_inside
+from ansible_collections.ai4artsed.devserver.plugins.module_utils.hf_preflight import (
+    check_archive_filesystem,
+    check_owner_group,
+    check_state_dir_writable,
 )
 from ansible_collections.ai4artsed.devserver.plugins.module_utils.hf_progress import ProgressBoard
 from ansible_collections.ai4artsed.devserver.plugins.module_utils.hf_record import (
     is_trusted,
-    make_record,
     read_record,
     record_path,
-    write_json_atomically,
 )
+from ansible_collections.ai4artsed.devserver.plugins.module_utils.hf_result import summarize
 
+UNREACHABLE = ("network", "not_hub")  # the hub could not be asked; says nothing about the file
 REQUEST_KEYS = ("repo_id", "filename", "allow_patterns", "revision", "repo_type", "dest", "sha256", "size", "state")
-FULL_COMMIT_LENGTH = 40
+FULL_COMMIT_RE = re.compile(r"^[0-9a-f]{40}$")
 
 
 class Settings:
@@ -49,7 +62,7 @@ class Settings:
 
     def __init__(self, root, state_dir, archive_root, endpoint, token, timeout, retries, verify,
                  free_space_margin, max_workers, progress_file, check_mode, set_file_attributes=None,
-                 set_dir_owner=None, backoff=1.0):
+                 set_dir_owner=None, backoff=1.0, lock_timeout=60, owner=None, group=None):
         self.root = root
         self.state_dir = state_dir
         self.archive_root = archive_root
@@ -65,6 +78,9 @@ class Settings:
         self.set_file_attributes = set_file_attributes or (lambda path: False)
         self.set_dir_owner = set_dir_owner or (lambda path: None)
         self.backoff = backoff
+        self.lock_timeout = lock_timeout
+        self.owner = owner
+        self.group = group
 
 
 class FilePlan:
@@ -79,6 +95,8 @@ class FilePlan:
         self.after = {"revision": None, "sha256": None, "size": None}
         self.resumable = 0
         self.reason = ""
+        self.warning = None  # the hub could not be asked about a file its record vouches for
+        self.dest_stat = None  # (size, mtime, inode) at planning time; a change means another writer
 
     @property
     def changes(self):
@@ -108,7 +126,7 @@ def normalize_requests(params):
     defaults = dict((key, params.get(key)) for key in REQUEST_KEYS)
     items = params.get("files") or [{}]
     requests = []
-    for item in items:
+    for number, item in enumerate(items):
         request = dict(defaults)
         request.update(dict((key, value) for key, value in item.items() if value is not None))
         request["revision"] = request.get("revision") or "main"
@@ -121,22 +139,86 @@ def normalize_requests(params):
             missing.append("filename or allow_patterns")
         if missing:
             raise HfModelError("invalid", "A file entry lacks %s: %s" % (", ".join(missing), item or params))
+        request["entry"] = "files[%d]" % number if params.get("files") else "the file"
         requests.append(request)
     return requests
 
 
-def expand_patterns(requests, settings):
-    """Requests with allow_patterns become one request per matching file, below dest as a folder."""
-    expanded = []
+def refuse_duplicate_dests(requests, root):
+    """Two entries that write one file (x/s.bin and x/./s.bin) would interleave: refuse the batch."""
+    seen = {}
     for request in requests:
-        if not request.get("allow_patterns") or request["state"] == "absent":
-            expanded.append(request)
-            continue
-        for path in list_matching_files(request, settings.endpoint, settings.token, request["allow_patterns"]):
-            single = dict(request, filename=path, allow_patterns=None, sha256=None, size=None)
-            single["dest"] = os.path.join(request["dest"], path)
-            expanded.append(single)
-    return expanded
+        try:
+            dest = resolve_inside(root, request["dest"])
+        except PathRefused:
+            continue  # plan_file reports it
+        if dest in seen:
+            first = seen[dest]
+            raise HfModelError(
+                "invalid",
+                "%s (%s %s, dest %r) and %s (%s %s, dest %r) both write %s. Give each file its own dest; "
+                "nothing was written." % (first["entry"], first["repo_id"], first["filename"], first["dest"],
+                                          request["entry"], request["repo_id"], request["filename"],
+                                          request["dest"], dest),
+            )
+        seen[dest] = request
+
+
+def is_full_commit(revision):
+    return bool(FULL_COMMIT_RE.match(revision))
+
+
+class Expansion:
+    """Requests with allow_patterns expanded to one request per matching file, below dest as a folder.
+
+    ``listings``: (record file, request, listing) of fresh listings, recorded by a real run;
+    ``warnings``: entries whose earlier listing stood in because the hub could not be asked.
+    """
+
+    def __init__(self, requests, settings):
+        self.requests = []
+        self.listings = []
+        self.warnings = []
+        for request in requests:
+            if not request.get("allow_patterns") or request["state"] == "absent":
+                self.requests.append(request)
+                continue
+            for path in self._matching_paths(request, settings):
+                single = dict(request, filename=path, allow_patterns=None, sha256=None, size=None)
+                single["dest"] = os.path.join(request["dest"], path)
+                self.requests.append(single)
+
+    def _matching_paths(self, request, settings):
+        record_file = expansion_path(settings.state_dir, settings.root, request["dest"])
+        recorded = recorded_listing(record_file, request)
+        if recorded and is_full_commit(request["revision"]):
+            return recorded["files"]  # a commit's files never change: nothing to ask
+        try:
+            commit = resolve_commit(request, settings.endpoint, settings.token, settings.timeout)
+        except HfModelError as error:
+            if error.kind not in UNREACHABLE:
+                raise
+            if recorded:
+                self.warnings.append(
+                    "%s: could not list %s at %r (allow_patterns %s), so could not check for updates (%s); using "
+                    "the %d files an earlier run listed at commit %s." % (
+                        request["dest"], request["repo_id"], request["revision"], ", ".join(request["allow_patterns"]),
+                        error, len(recorded["files"]), recorded["commit"]))
+                return recorded["files"]
+            commit = None  # nothing to fall back to: the listing below retries, then fails with the reason
+        if recorded and commit and recorded["commit"] == commit:
+            return recorded["files"]
+        paths = list_matching_files(dict(request, revision=commit or request["revision"]), settings.endpoint,
+                                    settings.token, request["allow_patterns"])
+        if record_file:
+            self.listings.append((record_file, request,
+                                  {"revision": request["revision"], "commit": commit, "files": paths}))
+        return paths
+
+    def record(self):
+        """Keep the fresh listings for the next run (real runs only: check mode writes nothing)."""
+        for record_file, request, listing in self.listings:
+            record_listing(record_file, request, listing)
 
 
 def _origin(request, commit):
@@ -155,6 +237,7 @@ def plan_file(request, settings):
     except PathRefused as error:
         raise HfModelError("refused", str(error))
     plan = FilePlan(request, dest)
+    plan.dest_stat = stat_key(dest)
     if os.path.isdir(dest):
         raise HfModelError("refused", "dest %s is a directory; give the path of the file to write." % dest)
     stat_result = os.stat(dest) if os.path.exists(dest) else None
@@ -173,15 +256,32 @@ def plan_file(request, settings):
             raise HfModelError("invalid", "state=absent moves %s to the archive, but archive_root is not set." % dest)
         return plan
 
-    pinned = len(request["revision"]) == FULL_COMMIT_LENGTH and request.get("sha256")
-    if (trusted and pinned and record.get("commit") == request["revision"]
-            and record.get("sha256") == request["sha256"] and record.get("repo_id") == request["repo_id"]):
-        # Pinned commit and digest, vouched for by the record: nothing to ask the hub.
+    if trusted and _pinned_and_recorded(request, record):
+        # Pinned to a commit and vouched for by the record: a commit's files never change, nothing to ask.
         plan.action = "unchanged"
         plan.after = dict(plan.before)
         return plan
 
-    remote = fetch_remote(request, settings.endpoint, settings.token, settings.timeout)
+    try:
+        # A file its record vouches for needs no answer: no retries, so an offline re-run stays fast.
+        remote = fetch_remote(request, settings.endpoint, settings.token, settings.timeout, retry=not trusted)
+    except HfModelError as error:
+        if trusted and error.kind in UNREACHABLE:
+            return _unchecked(plan, record, str(error))
+        raise
+    if remote.commit is None or remote.missing_checks():
+        if trusted:
+            return _unchecked(plan, record, "the answer carried no commit or digest (%s)" % (
+                remote.missing_checks() or "no X-Repo-Commit"))
+        if not request.get("sha256"):
+            raise HfModelError(
+                "unverifiable",
+                "Refusing to download %s/%s from %s: no sha256 is pinned and the hub's answer carried %s, so the "
+                "bytes could not be verified (a captive portal or a proxy answers like this). Check the host's "
+                "network and proxy, or pin sha256 for this file (the sha256 shown on its page on the hub); "
+                "nothing was downloaded." % (request["repo_id"], request["filename"], settings.endpoint,
+                                             remote.missing_checks() or "no commit (X-Repo-Commit)"),
+            )
     plan.remote = remote
     if request.get("sha256") and remote.sha256 and request["sha256"] != remote.sha256:
         raise HfModelError(
@@ -239,157 +339,77 @@ def plan_file(request, settings):
     return plan
 
 
-def _make_parents(dest, settings):
-    missing = []
-    directory = os.path.dirname(dest)
-    while not os.path.isdir(directory):
-        missing.append(directory)
-        directory = os.path.dirname(directory)
-    for directory in reversed(missing):
-        try:
-            os.mkdir(directory)
-        except FileExistsError:
-            continue  # a parallel download of the same batch made it first
-        settings.set_dir_owner(directory)
+def _pinned_and_recorded(request, record):
+    """The record is of this request's file at its pinned commit (and pinned sha256, when one is given)."""
+    if not is_full_commit(request["revision"]) or record.get("commit") != request["revision"]:
+        return False
+    if record.get("repo_id") != request["repo_id"]:
+        return False
+    if request.get("sha256"):
+        return record.get("sha256") == request["sha256"]  # the same bytes, wherever they were listed
+    return record.get("filename") == request["filename"] and record.get("repo_type") == request["repo_type"]
 
 
-def _write_record(plan, settings, sha256, git_oid, commit):
-    origin = _origin(plan.request, commit)
-    origin["git_oid"] = git_oid
-    write_json_atomically(record_path(settings.state_dir, settings.root, plan.dest),
-                          make_record(os.stat(plan.dest), sha256, origin))
+def _unchecked(plan, record, why):
+    """Keep a file its record vouches for when the hub cannot be asked: a warning, not a failure."""
+    plan.action = "unchanged"
+    plan.after = dict(plan.before)
+    plan.local_sha256 = record.get("sha256")
+    plan.warning = "%s: could not check %s/%s for updates (%s); kept the recorded file (commit %s)." % (
+        plan.dest, plan.request["repo_id"], plan.request["filename"], why, record.get("commit"))
+    return plan
 
 
-def _archive(path, settings, reason, sha256):
-    try:
-        return archive_path(path, settings.root, settings.archive_root, reason, sha256=sha256)
-    except ArchiveError as error:
-        raise HfModelError("archive", "Could not move %s to the archive: %s" % (path, error))
-
-
-def apply_plan(plan, settings, progress):
-    """Carry out one plan; returns a result dict. Never deletes a file that is not our own partial."""
-    result = {"bytes_downloaded": 0, "resumed_from": 0, "range_ignored": False, "seconds": 0.0}
-    started = time.monotonic()
-    request = plan.request
-    if plan.action == "archive":
-        reason = "hf_model state=absent (%s/%s)" % (request["repo_id"], request["filename"])
-        record = _archive(plan.dest, settings, reason, plan.local_sha256)
-        result["archived_to"] = record["to"]
-        stale = record_path(settings.state_dir, settings.root, plan.dest)
-        if os.path.exists(stale):
-            os.unlink(stale)  # our bookkeeping for a file that is no longer there
-        return result
-    if plan.action in ("adopt", "relabel"):
-        commit = plan.remote.commit
-        _write_record(plan, settings, plan.local_sha256 or plan.expected_sha256,
-                      None if plan.expected_sha256 else plan.remote.git_oid, commit)
-    if plan.action in ("download", "replace"):
-        transfer = Transfer(plan.remote, plan.dest, settings.endpoint, settings.token, settings.timeout,
-                            settings.retries, progress=progress, backoff=settings.backoff,
-                            free_space_margin=settings.free_space_margin)
-        transfer.check_free_space(plan.resumable)  # before the first directory is created
-        _make_parents(plan.dest, settings)
-        sha256, git_oid = transfer.run(plan.expected_sha256)
-        result.update(bytes_downloaded=transfer.bytes_downloaded, resumed_from=transfer.resumed_from,
-                      range_ignored=transfer.range_ignored)
-        expected = plan.expected_sha256 or plan.remote.git_oid
-        actual = sha256 if plan.expected_sha256 else git_oid
-        if actual != expected:
-            for leftover in partial_paths(plan.dest):
-                if os.path.exists(leftover):
-                    os.unlink(leftover)  # our own download that failed verification
-            raise HfModelError(
-                "checksum",
-                "Checksum mismatch for %s/%s (commit %s): expected %s %s, got %s. The download was discarded; %s "
-                "is untouched. Run again; if it repeats, the mirror at %s serves wrong bytes." % (
-                    request["repo_id"], request["filename"], plan.remote.commit,
-                    "sha256" if plan.expected_sha256 else "git oid", expected, actual,
-                    plan.dest if os.path.exists(plan.dest) else "nothing at dest", settings.endpoint),
-                expected=expected, actual=actual,
-            )
-        partial, partial_meta = partial_paths(plan.dest)
-        settings.set_file_attributes(partial)
-        if plan.action == "replace":
-            result["archived_to"] = _archive(
-                plan.dest, settings, "hf_model: replaced by the verified %s/%s at %s" % (
-                    request["repo_id"], request["filename"], plan.remote.commit), None)["to"]
-        os.replace(partial, plan.dest)
-        _fsync_directory(os.path.dirname(plan.dest))
-        os.unlink(partial_meta)
-        _write_record(plan, settings, sha256, git_oid if not plan.expected_sha256 else None, plan.remote.commit)
-    result["attributes_changed"] = bool(settings.set_file_attributes(plan.dest))
-    result["seconds"] = round(time.monotonic() - started, 3)
-    return result
-
-
-def _fsync_directory(path):
-    descriptor = os.open(path, os.O_RDONLY)
-    try:
-        os.fsync(descriptor)
-    finally:
-        os.close(descriptor)
-
-
-def describe(request, plan, outcome=None, error=None):
-    """One entry of the module's ``files`` result (plan is None when planning failed)."""
-    entry = {
-        "dest": plan.dest if plan is not None else request.get("dest"),
-        "repo_id": request.get("repo_id"),
-        "filename": request.get("filename"),
-        "revision": request.get("revision"),
-        "action": plan.action if plan is not None else "failed",
-        "changed": bool(plan is not None and plan.changes),
-        "commit": plan.after.get("revision") if plan is not None else None,
-        "sha256": plan.after.get("sha256") if plan is not None else None,
-        "size": plan.after.get("size") if plan is not None else None,
-    }
-    if plan is not None and plan.action == "absent":
-        entry.update(commit=None, sha256=None, size=None)
-    if plan is not None and plan.action in ("download", "replace"):
-        entry["would_download_bytes"] = plan.bytes_to_download
-    if outcome:
-        entry.update(outcome)
-        entry["changed"] = entry["changed"] or bool(outcome.get("attributes_changed"))
-        seconds = outcome.get("seconds") or 0
-        entry["throughput"] = int(outcome["bytes_downloaded"] / seconds) if seconds and outcome.get(
-            "bytes_downloaded") else 0
-    if error is not None:
-        entry.update(action="failed", changed=False, error=str(error), error_kind=getattr(error, "kind", "error"))
-    return entry
+def preflight(plans, settings, records_listings=False):
+    """What would fail after the download, checked before the first byte (real runs only)."""
+    check_owner_group(settings.owner, settings.group)
+    if records_listings or any(plan.action in WRITING_ACTIONS for plan in plans):
+        check_state_dir_writable(settings.state_dir, lambda path: make_dirs(path, settings))
 
 
 def run(params, settings):
-    """Plan every file (in parallel: one HEAD each), then apply (downloads in parallel, bounded)."""
+    """Expand patterns, then plan every file (in parallel: one HEAD each, none for a recorded pinned commit)
+    and apply (downloads in parallel, bounded). An entry's listing that stood in for the hub adds a warning."""
     started = time.monotonic()
-    requests = expand_patterns(normalize_requests(params), settings)
+    check_archive_filesystem(settings.root, settings.archive_root)
+    expansion = Expansion(normalize_requests(params), settings)
+    result = _plan_and_apply(expansion, settings, started)
+    result["warnings"] = expansion.warnings + result["warnings"]
+    return result
+
+
+def _plan_and_apply(expansion, settings, started):
+    requests = expansion.requests
+    refuse_duplicate_dests(requests, settings.root)
     with ThreadPoolExecutor(max_workers=settings.max_workers) as pool:
         planned = list(pool.map(lambda request: _capture(plan_file, request, settings), requests))
     plans = [(request, plan, error) for request, (plan, error) in zip(requests, planned)]
     hard_errors = [error for _request, _plan, error in plans if error is not None]
     if hard_errors:
         # Nothing is written when any entry is invalid, refused or unreachable: fix the input first.
-        return _summary(plans, {}, started, settings)
+        return summarize(plans, {}, started, settings)
 
     if settings.check_mode:
         # Owner, group and mode of files that stay: Ansible's attribute helpers only report in check mode.
         outcomes = dict((id(plan), ({"attributes_changed": bool(settings.set_file_attributes(plan.dest)),
                                      "bytes_downloaded": 0, "seconds": 0.0}, None))
                         for _request, plan, _error in plans if plan.action in ("unchanged", "adopt", "relabel"))
-        return _summary(plans, outcomes, started, settings)
+        return summarize(plans, outcomes, started, settings)
+    preflight([plan for _request, plan, _error in plans], settings, records_listings=bool(expansion.listings))
+    expansion.record()
     downloads = [plan for _request, plan, _error in plans if plan.action in ("download", "replace")]
     progress = ProgressBoard(settings.progress_file if downloads else None,
                              sum(plan.remote.size or 0 for plan in downloads), len(downloads))
     outcomes = {}
     with ThreadPoolExecutor(max_workers=settings.max_workers) as pool:
-        futures = dict((id(plan), pool.submit(_capture, apply_plan, plan, settings, progress))
+        futures = dict((id(plan), pool.submit(_capture, apply_plan, plan, settings, progress, plan_file))
                        for _request, plan, _error in plans)
         for _request, plan, _error in plans:
             outcomes[id(plan)] = futures[id(plan)].result()
             if plan.action in ("download", "replace") and outcomes[id(plan)][1] is None:
                 progress.file_finished()
     progress.close()
-    return _summary(plans, outcomes, started, settings)
+    return summarize(plans, outcomes, started, settings)
 
 
 def _capture(function, *arguments):
@@ -397,39 +417,3 @@ def _capture(function, *arguments):
         return function(*arguments), None
     except HfModelError as error:
         return None, error
-
-
-def _summary(plans, outcomes, started, settings):
-    files = []
-    for request, plan, error in plans:
-        outcome, apply_error = outcomes.get(id(plan), (None, None))
-        files.append(describe(request, plan, outcome, error or apply_error))
-    seconds = round(time.monotonic() - started, 3)
-    downloaded = sum(entry.get("bytes_downloaded") or 0 for entry in files)
-    failed = [entry for entry in files if entry["action"] == "failed"]
-    return {
-        "changed": any(entry["changed"] for entry in files if entry["action"] != "failed"),
-        "files": files,
-        "failed_files": len(failed),
-        "bytes_downloaded": downloaded,
-        "would_download_bytes": sum(entry.get("would_download_bytes") or 0 for entry in files),
-        "seconds": seconds,
-        "throughput": int(downloaded / seconds) if seconds and downloaded else 0,
-        "summary": _headline(files, downloaded, seconds, settings.check_mode),
-        "diff": {
-            "before": dict((entry["dest"], plan.before) for (_r, plan, _e), entry in zip(plans, files) if plan),
-            "after": dict((entry["dest"], plan.after) for (_r, plan, _e), entry in zip(plans, files) if plan),
-        },
-    }
-
-
-def _headline(files, downloaded, seconds, check_mode):
-    counts = {}
-    for entry in files:
-        counts[entry["action"]] = counts.get(entry["action"], 0) + 1
-    parts = ["%d %s" % (count, action) for action, count in sorted(counts.items())]
-    if check_mode:
-        parts.append("would download %s" % human_bytes(sum(e.get("would_download_bytes") or 0 for e in files)))
-    elif downloaded:
-        parts.append("downloaded %s in %.1f s" % (human_bytes(downloaded), seconds))
-    return ", ".join(parts)

@@ -16,10 +16,24 @@ description:
   - Downloads files of a Hugging Face repository to a path below O(root), with the real
     C(huggingface_hub) client resolving revisions, digests and download locations.
   - Each download goes to a partial file beside O(dest) (never C(/tmp)); its sha256 is computed while
-    the bytes stream in, and only a verified file is renamed into place, atomically. An interrupted
+    the bytes stream in, and only a verified file is renamed into place, atomically. Verified means that
+    its size is the number of bytes hashed and the hub's size, and its digest matches O(sha256), the hub's
+    LFS sha256 or the git blob id. When none of those is known (no O(sha256), and an answer without
+    X-Linked-Etag and ETag, as from a captive portal or a proxy) the file is refused before downloading,
+    with a message that says to pin O(sha256). An interrupted
     run leaves nothing at O(dest); the next run resumes from the bytes already on disk with an HTTP
     Range request, and starts over only when the server ignores Range.
   - A file that does not verify is discarded and an existing file at O(dest) stays untouched.
+  - One writer per file. A run holds an exclusive lock on O(dest) (a C(.NAME.hf-lock) file beside it,
+    removed afterwards) from the first byte to the record; a second run on the same file waits up to
+    O(lock_timeout) and then fails naming the PID and host of the holder. Two entries of one batch that
+    name the same file (also as C(x/s.bin) and C(x/./s.bin)) are refused before anything is written.
+  - Checked before the first byte of a download, so a long transfer does not end in an error that was
+    knowable at the start. These are the token, O(owner) and O(group), O(archive_root) on the filesystem of O(root),
+    and a writable O(state_dir).
+  - When the hub cannot be reached (or answers without a commit or digest) for a file whose record
+    still vouches for it, the file stays V(unchanged) and the module returns a warning (could not check
+    for updates) instead of failing; the rest of the batch goes on. A file that is missing still fails.
   - Re-runs do not read files again. A small record per file (size, mtime, inode, sha256, repository,
     commit) is kept under O(state_dir); while size, mtime and inode are unchanged the file is trusted.
     O(verify=full) re-hashes every file.
@@ -48,12 +62,18 @@ options:
     description:
       - Glob patterns (as the hub client uses them) selecting several files of the repository; each is
         written to O(dest)/<path in the repository>, with the same guarantees as a single file.
+      - The matching paths and the commit they were listed at are recorded under O(state_dir)
+        (C(<dest>.allow_patterns.json)). A re-run lists again only when the revision moved to another commit;
+        with O(revision) a full commit it asks the hub nothing about the listing. When the hub cannot be
+        reached, the recorded listing of the same repository, patterns and revision is used with a warning
+        (could not check for updates); without one the run fails.
     type: list
     elements: str
   revision:
     description:
       - Branch, tag or full 40-character commit. The resolved commit is returned.
-      - With a full commit and O(sha256), a re-run that finds the recorded file unchanged asks the hub nothing.
+      - With a full commit, a re-run that finds the recorded file unchanged (same repository, file and commit,
+        and O(sha256) when given) asks the hub nothing.
     type: str
     default: main
   repo_type:
@@ -89,6 +109,8 @@ options:
       - Hugging Face access token, needed for gated and private repositories.
       - Falls back to the E(HF_TOKEN) environment variable of the target. Never logged; never sent to a
         download location on another host than O(endpoint).
+      - A token with whitespace, a line break (for example a trailing newline from a file) or a character
+        that is not visible ASCII is refused before any request, with a message that does not show it.
     type: str
   endpoint:
     description:
@@ -113,10 +135,13 @@ options:
     description:
       - Where files that are taken out of the store are moved, keeping their path below O(root), with a
         ledger line each. Needed for O(state=absent) and to replace a file whose content differs.
+      - Must be on the filesystem of O(root) (files are moved, never copied and deleted); otherwise the
+        module fails before downloading anything.
     type: path
   state_dir:
     description:
       - Where the per-file records are kept. Defaults to C(.hf_model) below O(root).
+      - Created if missing; a state folder that cannot be written fails the run before downloading.
     type: path
   progress_file:
     description:
@@ -150,6 +175,14 @@ options:
       - Megabytes that must stay free on the destination's filesystem beyond the bytes still to download.
     type: int
     default: 1024
+  lock_timeout:
+    description:
+      - Seconds to wait for another run that is writing the same file (an async download of an earlier run
+        whose controller disconnected, for example) before failing with the PID and host of that run.
+      - When the other run finished meanwhile, its verified file is used and nothing is downloaded again.
+        V(0) fails at once.
+    type: int
+    default: 60
 extends_documentation_fragment:
   - ansible.builtin.files
 attributes:
@@ -219,6 +252,14 @@ files:
         - What was (or in check mode would be) done. V(unchanged); V(adopt) (an existing file with the right
           content got a record); V(relabel) (same bytes, new commit recorded); V(download); V(replace) (the old
           file was archived); V(archive) (state=absent); V(absent) (nothing to archive); V(failed).
+      type: str
+    warning:
+      description: Why the hub was not asked about this file, which was kept because its record vouches for it.
+      type: str
+    error_kind:
+      description:
+        - The kind of failure, for example C(network), C(checksum), C(size), C(unverifiable), C(locked),
+          C(refused), C(conflict), C(disk_full).
       type: str
     commit:
       description: The commit the revision resolved to.
@@ -296,6 +337,7 @@ import os
 
 from ansible.module_utils.basic import AnsibleModule, env_fallback, missing_required_lib
 from ansible_collections.ai4artsed.devserver.plugins.module_utils.hf_download import HF_IMPORT_ERROR, HfModelError
+from ansible_collections.ai4artsed.devserver.plugins.module_utils.hf_preflight import check_token
 from ansible_collections.ai4artsed.devserver.plugins.module_utils.hf_store import Settings, run
 
 SINGLE_FILE_KEYS = ("dest", "action", "commit", "sha256", "size", "resumed_from", "range_ignored", "archived_to")
@@ -324,6 +366,7 @@ def argument_spec():
         "timeout": {"type": "int", "default": 30},
         "retries": {"type": "int", "default": 5},
         "free_space_margin_mb": {"type": "int", "default": 1024},
+        "lock_timeout": {"type": "int", "default": 60},
     }
 
 
@@ -342,6 +385,10 @@ def main():
         directory_args = dict(file_args, path=path, mode=None)
         module.set_fs_attributes_if_different(directory_args, False)
 
+    try:
+        check_token(params["token"])
+    except HfModelError as error:
+        module.fail_json(msg=str(error), error_kind=error.kind)
     settings = Settings(
         root=params["root"], state_dir=state_dir, archive_root=params["archive_root"],
         endpoint=params["endpoint"], token=params["token"], timeout=params["timeout"],
@@ -349,11 +396,14 @@ def main():
         free_space_margin=params["free_space_margin_mb"] * 1000 * 1000, max_workers=params["max_workers"],
         progress_file=params["progress_file"] or os.path.join(state_dir, "progress.json"),
         check_mode=module.check_mode, set_file_attributes=set_file_attributes, set_dir_owner=set_dir_owner,
+        lock_timeout=params["lock_timeout"], owner=params["owner"], group=params["group"],
     )
     try:
         result = run(params, settings)
     except HfModelError as error:
         module.fail_json(msg=str(error), error_kind=error.kind, **error.details)
+    for warning in result.pop("warnings"):
+        module.warn(warning)
     if not module._diff:
         result.pop("diff")
     if not params["files"] and len(result["files"]) == 1:
