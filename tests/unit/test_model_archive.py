@@ -220,7 +220,7 @@ def test_a_move_that_fails_half_way_reports_what_moved(capsys, roots, monkeypatc
 
     monkeypatch.setattr(archive.os, "rename", second_rename_fails)
     code, result = run_module(capsys, model_archive, {"root": str(store), "archive_root": str(archive_root),
-                                                     "paths": ["a.bin", "b.bin"]})
+                                                      "paths": ["a.bin", "b.bin"]})
     assert code == 1 and result["changed"] is True
     assert [record["from"] for record in result["records"]] == [str(store / "a.bin")] == \
         [record["from"] for record in ledger(archive_root)]

@@ -254,7 +254,7 @@ def _after_one_run(capsys, roots):
     files = contents(store, link_root, archive)
     start = snapshot(link_root.parent.parent.parent)
     code, checked = run_module(capsys, model_links, args(roots, SHARED, real_files=[COMFY_ONLY],
-                                                          _ansible_check_mode=True, _ansible_diff=True))
+                                                         _ansible_check_mode=True, _ansible_diff=True))
     assert code == 0 and checked["counts"]["moved"] == 1, checked
     assert snapshot(link_root.parent.parent.parent) == start
     code, result = run_module(capsys, model_links, args(roots, SHARED, real_files=[COMFY_ONLY]))
@@ -271,7 +271,7 @@ def _after_one_run(capsys, roots):
     assert "real_files" in moved["reason"]
     for check in (True, False):
         code, again = run_module(capsys, model_links, args(roots, SHARED, real_files=[COMFY_ONLY],
-                                                            _ansible_check_mode=check))
+                                                           _ansible_check_mode=check))
         assert code == 0 and again["changed"] is False, again["changes"]
     return result, moved
 
@@ -346,7 +346,7 @@ def test_an_archived_differing_file_carries_its_sha256(capsys, roots):
     store, link_root, archive = roots
     build(link_root, {"vae/qwen_image_vae.safetensors": "other bytes"})
     code, _result = run_module(capsys, model_links, args(roots, {"vae/qwen_image_vae.safetensors": QWEN},
-                                                        on_conflict="archive"))
+                                                         on_conflict="archive"))
     assert code == 0
     (line,) = ledger(archive)
     assert line["sha256"] == hashlib.sha256(b"other bytes").hexdigest()

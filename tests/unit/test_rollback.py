@@ -136,7 +136,7 @@ def test_a_torn_last_line_is_set_aside_before_the_next_record_and_every_real_mov
     store, archive_root, torn_bytes = torn
     files = contents(store, archive_root)
     code, result = run_module(capsys, model_archive, {"root": str(store), "archive_root": str(archive_root),
-                                                     "paths": ["d.bin"]})
+                                                      "paths": ["d.bin"]})
     assert code == 0 and result["changed"] is True
 
     records = [json.loads(line) for line in _lines(archive_root)]  # every line is a record of its own
