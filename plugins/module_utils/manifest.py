@@ -322,6 +322,7 @@ def plan(manifest, extra_models=(), media=None, workflows=None, store_root=None,
         "links": {}, "links_ready": {}, "listed": {"store": [], "comfyui": []}, "gated": [],
         "known_bytes": 0, "missing_bytes": 0, "unknown_size": [], "missing": [], "fetch": {"store": [], "comfyui": []},
         "missing_by_workflow": missing_by_workflow(manifest, selected, chosen),
+        "roots_exist": bool(store_root and comfyui_root and os.path.isdir(store_root) and os.path.isdir(comfyui_root)),
         "vram_gb": max([declared[name].get("vram_gb") or 0 for name in chosen] or [0]),
         "vram_by_workflow": dict((name, declared[name].get("vram_gb")) for name in chosen),
     }

@@ -162,6 +162,12 @@ missing_by_workflow:
   returned: success
   type: dict
   sample: {sd35_large: [clip/clip_l.safetensors]}
+roots_exist:
+  description:
+    - Whether O(store_root) and O(comfyui_root) both exist as folders (false on a fresh host, where check mode
+      reports plans instead of running the steps that need them).
+  returned: success
+  type: bool
 vram_gb:
   description: The largest C(vram_gb) of the selected workflows (0 when none is selected).
   returned: success
