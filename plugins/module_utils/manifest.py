@@ -21,7 +21,9 @@ ROOTS = ("store", "comfyui")
 MEDIA = ("image", "video", "audio", "text_encoder", "vae", "lora")
 WORKFLOW_MEDIA = ("image", "video", "audio")
 TOP_KEYS = ("workflows", "models")
-WORKFLOW_KEYS = ("media", "vram_gb", "description")
+WORKFLOW_KEYS = ("media", "vram_gb", "description", "loads")
+# ComfyUI folders known under two names (folder_paths maps the legacy name onto the current one).
+COMFYUI_FOLDER_ALIASES = {"text_encoders": "clip", "unet": "diffusion_models"}
 ENTRY_KEYS = ("name", "repo_id", "path", "allow_patterns", "revision", "sha256", "size", "root", "dest",
               "comfyui_link", "gated", "licence", "media", "workflows")
 REQUIRED_KEYS = ("name", "repo_id", "dest", "licence", "media")
@@ -77,6 +79,16 @@ def _check_workflows(workflows):
         vram = spec.get("vram_gb")
         if vram is not None and (isinstance(vram, bool) or not isinstance(vram, (int, float)) or vram <= 0):
             problems.append("workflow %s: vram_gb must be a positive number, not %r" % (name, vram))
+        loads = spec.get("loads", [])
+        if not isinstance(loads, list):
+            problems.append("workflow %s: loads must be a list of <models folder>/<file> paths" % name)
+            continue
+        for path in loads:
+            problem = _relative_problem(path, "loads path")
+            if problem is None and "/" not in path:
+                problem = "loads path %r names no models folder (give e.g. clip/%s)" % (path, path)
+            if problem:
+                problems.append("workflow %s: %s" % (name, problem))
     return problems
 
 
@@ -242,6 +254,39 @@ def hf_files(entries):
     return files
 
 
+def comfyui_path(path):
+    """A path below ComfyUI's models/ folder with the folder's current name (text_encoders/x is clip/x)."""
+    folder, _sep, rest = path.partition("/")
+    return "%s/%s" % (COMFYUI_FOLDER_ALIASES.get(folder, folder), rest)
+
+
+def comfyui_files(entries):
+    """{path below ComfyUI's models/ folder: entry name} for what the entries put there (links, ComfyUI files)."""
+    provided = {}
+    for entry in entries:
+        if entry.get("comfyui_link"):
+            provided[comfyui_path(entry["comfyui_link"])] = entry["name"]
+        elif entry.get("root", "store") == "comfyui" and entry.get("path"):
+            provided[comfyui_path(entry["dest"])] = entry["name"]
+    return provided
+
+
+def missing_by_workflow(manifest, entries, workflows):
+    """{workflow: [files its loaders load that no entry provides]} for the given workflows; {} when complete.
+
+    ``entries`` are what will be installed (the selection); a file counts as provided when an entry links
+    it into ComfyUI's models/ folder or puts it there, since ComfyUI loads by that relative name.
+    """
+    declared = manifest.get("workflows") or {}
+    provided = comfyui_files(entries)
+    missing = {}
+    for name in workflows:
+        lacking = [path for path in (declared.get(name) or {}).get("loads", []) if comfyui_path(path) not in provided]
+        if lacking:
+            missing[name] = lacking
+    return missing
+
+
 def _file_state(path, size):
     """present (a regular file of the expected size, or any size when unknown), partial or missing."""
     try:
@@ -275,7 +320,9 @@ def plan(manifest, extra_models=(), media=None, workflows=None, store_root=None,
     result = {
         "entries": len(entries), "selected": [], "workflows": chosen, "downloads": {"store": [], "comfyui": []},
         "links": {}, "links_ready": {}, "listed": {"store": [], "comfyui": []}, "gated": [],
-        "known_bytes": 0, "missing_bytes": 0, "unknown_size": [], "missing": [],
+        "known_bytes": 0, "missing_bytes": 0, "unknown_size": [], "missing": [], "fetch": {"store": [], "comfyui": []},
+        "missing_by_workflow": missing_by_workflow(manifest, selected, chosen),
+        "roots_exist": bool(store_root and comfyui_root and os.path.isdir(store_root) and os.path.isdir(comfyui_root)),
         "vram_gb": max([declared[name].get("vram_gb") or 0 for name in chosen] or [0]),
         "vram_by_workflow": dict((name, declared[name].get("vram_gb")) for name in chosen),
     }
@@ -300,6 +347,7 @@ def plan(manifest, extra_models=(), media=None, workflows=None, store_root=None,
                     result["missing_bytes"] += size - found
             if state != "present":
                 result["missing"].append(entry["name"])
+                result["fetch"][root].append(entry["name"])
         else:
             folder = os.path.join(base, dest) if base else None
             present = _folder_files(folder) if folder and os.path.isdir(folder) else []
@@ -307,6 +355,7 @@ def plan(manifest, extra_models=(), media=None, workflows=None, store_root=None,
             result["unknown_size"].append(entry["name"])
             if not present:
                 result["missing"].append(entry["name"])
+                result["fetch"][root].append(entry["name"])
         link = entry.get("comfyui_link")
         if link:
             result["links"][link] = dest

@@ -22,7 +22,7 @@ description:
   - Returns what the other modules take, so no playbook logic rebuilds it, the
     M(ai4artsed.devserver.hf_model) C(files) list per root, the M(ai4artsed.devserver.model_links) C(links) dict,
     the files a prune keeps, the gated repositories with their licence pages, the bytes still missing and the
-    VRAM the selected workflows need.
+    VRAM the selected workflows need, and the files a selected workflow loads that no selected entry provides.
   - Reads only. It stats the destinations below O(store_root) and O(comfyui_root) to count missing bytes.
 author:
   - AI4ArtsEd DevServer team (@ai4artsed)
@@ -147,6 +147,27 @@ missing:
   returned: success
   type: list
   elements: str
+fetch:
+  description:
+    - RV(missing) split by root, C(store) and C(comfyui). An empty list means the batch has nothing to download,
+      so the role checks it with one short M(ai4artsed.devserver.hf_model) call instead of a background job.
+  returned: success
+  type: dict
+  sample: {store: [flux2-vae], comfyui: []}
+missing_by_workflow:
+  description:
+    - For each selected workflow whose loaders name a file (its C(loads) in the manifest) that no selected entry
+      links into or puts in O(comfyui_root), the paths of those files below ComfyUI's C(models/) folder.
+    - Empty when every selected workflow has all its files. The role warns with these names.
+  returned: success
+  type: dict
+  sample: {sd35_large: [clip/clip_l.safetensors]}
+roots_exist:
+  description:
+    - Whether O(store_root) and O(comfyui_root) both exist as folders (false on a fresh host, where check mode
+      reports plans instead of running the steps that need them).
+  returned: success
+  type: bool
 vram_gb:
   description: The largest C(vram_gb) of the selected workflows (0 when none is selected).
   returned: success

@@ -1,9 +1,14 @@
 """After converge: every manifest entry (as its stand-in) in place with the right digest and owner,
-every ComfyUI link relative and resolving, no directory-level symlink, the report written, and the
-preflight refusals."""
+every ComfyUI link relative and resolving, no directory-level symlink, the report written, the
+preflight refusals, and a re-run with the hub double stopped."""
 
+import os
 import re
+import signal
+import socket
+import subprocess
 import sys
+import time
 from pathlib import Path
 
 import pytest
@@ -102,10 +107,10 @@ def test_preflight_passes_with_a_token_and_skips_vram_without_gpus(run_playbook)
     assert "VRAM check skipped" in output
 
 
-def test_check_mode_on_the_converged_host_runs_the_async_downloads_and_changes_nothing(run_playbook):
+def test_check_mode_on_the_converged_host_checks_every_file_and_changes_nothing(run_playbook):
     code, output = run_playbook("converge.yml", check=True)
     assert code == 0, output
-    assert "22 unchanged" in output and "13 unchanged" in output  # hf_model ran (async) in check mode
+    assert "26 unchanged" in output and "13 unchanged" in output  # hf_model checked both batches in check mode
     plain = re.sub(r"\x1b\[[0-9;]*m", "", output)  # the verify step runs with colours forced
     # Only the model_store tasks: the pip module reports every requirements install as changed in check mode.
     tasks = [section for section in plain.split("TASK [")[1:] if section.startswith("ai4artsed.devserver.model_store")]
@@ -119,6 +124,54 @@ def test_storage_report_playbook_prints_the_report_and_changes_nothing(host, run
     code, output = run_playbook("storage_report.yml")
     assert code == 0, output
     plain = re.sub(r"\x1b\[[0-9;]*m", "", output)
-    assert "# Model storage report" in plain and "| **total** | 132.0 KB | 35 | 20 | 20 | 0 | 0 | 0 |" in plain
+    assert "# Model storage report" in plain and "| **total** | 149.0 KB | 39 | 26 | 26 | 0 | 0 | 0 |" in plain
     assert re.search(r"^devserver-models\s*:\s*ok=\d+\s+changed=0\b", plain, re.MULTILINE), plain[-1500:]
     assert host.file("/home/ai4artsed/ai/storage-report.md").content_string == before
+
+
+HUB_PORT, CDN_PORT = 18090, 18091  # prepare.yml
+
+
+def _answers(port):
+    with socket.socket() as probe:
+        return probe.connect_ex(("127.0.0.1", port)) == 0
+
+
+@pytest.fixture
+def hub_double_stopped():
+    """Stop the hub double that prepare started (connections are refused), and start it again afterwards."""
+    work = Path(os.environ["MOLECULE_EPHEMERAL_DIRECTORY"])
+    pidfile = work / "hub.pid"
+    os.kill(int(pidfile.read_text()), signal.SIGTERM)
+    for _attempt in range(50):
+        if not _answers(HUB_PORT) and not _answers(CDN_PORT):
+            break
+        time.sleep(0.1)
+    assert not _answers(HUB_PORT), "the hub double still answers"
+    yield
+    with open(work / "hub.log", "a", encoding="utf-8") as log:
+        hub = subprocess.Popen([sys.executable, str(PROJECT / "tests" / "fixtures" / "hf_hub_double.py"),
+                                "--root", str(work / "hub"), "--port", str(HUB_PORT), "--cdn-port", str(CDN_PORT),
+                                "--repos", str(work / "standins" / "hub-repos.json")],
+                               stdout=log, stderr=subprocess.STDOUT, start_new_session=True)
+    pidfile.write_text(str(hub.pid))
+    for _attempt in range(100):
+        if _answers(HUB_PORT):
+            break
+        time.sleep(0.1)
+
+
+def test_the_converged_host_re_runs_with_the_hub_unreachable(run_playbook, hub_double_stopped):
+    # The stand-ins of the same files, each pinned to a commit with its sha256 (manifest-offline.yml, from
+    # tests/fixtures/model_store_standins.py): with valid records, hf_model asks the hub nothing.
+    offline = os.environ["MOLECULE_EPHEMERAL_DIRECTORY"] + "/standins/manifest-offline.yml"
+    code, output = run_playbook("converge.yml", {"model_store_manifest": offline})
+    plain = re.sub(r"\x1b\[[0-9;]*m", "", output)
+    assert code == 0, plain[-3000:]
+    assert re.search(r"^devserver-models\s*:\s*ok=\d+\s+changed=0\b", plain, re.MULTILINE), plain[-1500:]
+    tasks = dict((section.split("]", 1)[0], section) for section in plain.split("TASK [")[1:])
+    ran = [name for name, section in tasks.items() if re.search(r"^ok:", section, re.MULTILINE)]
+    assert any("Links | Link every shared store file" in name for name in ran)
+    assert any("Report | Write the report" in name for name in ran)
+    assert any("Downloads | Check the files in place" in name for name in ran)
+    assert not any("Downloads | Start the downloads in the background" in name for name in ran)
