@@ -665,12 +665,14 @@ def _plan_real_files(plan, tree, must_be_real, real_store, targets):
     in the store is replaced by that file, moved by one rename (ledger line); a dangling one is removed
     (ledger line) so the download can put the file there. Other symlinks are left for the download to
     report."""
-    for rel in sorted(tree.entries):
+    for rel in sorted(set(tree.entries) | set(tree.overlay)):  # the overlay holds the expansions' links
         kind, value = tree.state(rel)
         if kind != "link" or not must_be_real(rel):
             continue
         path = os.path.join(plan.link_root, rel)
-        real = os.path.realpath(path)
+        # Resolved as the link will be once its folder is real: an expansion's link sits in a folder that is
+        # still a directory-level symlink on disk.
+        real = os.path.realpath(os.path.normpath(os.path.join(os.path.dirname(path), value)))
         if not os.path.lexists(real):
             plan.actions.append({"action": "unlink", "path": path, "before": value, "ledger": True,
                                  "reason": "removed dangling symlink where a real file belongs (real_files)"})

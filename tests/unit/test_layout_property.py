@@ -182,3 +182,15 @@ def test_no_file_content_is_ever_lost(store_spec, link_spec, dir_link_spec, arch
         assert not [entry for entry in archive.plan_rollback(archive_root) if entry["state"] == "restore"]
     finally:
         shutil.rmtree(top)  # the test's own temporary tree
+
+
+def test_a_real_file_place_exposed_through_a_link_to_a_sibling_folder_gets_the_store_file(tmp_path):
+    # Found by the property test: models/vae links to the sibling checkpoints/, whose a.st links into the
+    # store. Expanding vae/ must not leave a link where a real file belongs (vae/a.st): the file moves in.
+    store, link_root, archive_root = make_tree(str(tmp_path), {"vae/a.st": b"alpha"},
+                                               {"checkpoints/a.st": ("link", "vae", "a.st", False)},
+                                               {"vae": "sibling:checkpoints"})
+    original = contents(store, link_root, archive_root)
+    assert run_links(store, link_root, archive_root, {}, "fail", ["vae/a.st"])
+    assert not os.path.islink(os.path.join(link_root, "vae", "a.st"))
+    assert contents(store, link_root, archive_root) == original
