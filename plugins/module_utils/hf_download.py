@@ -20,9 +20,10 @@ import hashlib
 import os
 import queue
 import re
+import sys
 import threading
 import time
-import traceback
+from types import SimpleNamespace
 
 from ansible_collections.ai4artsed.devserver.plugins.module_utils.disk import disk_space, human_bytes
 from ansible_collections.ai4artsed.devserver.plugins.module_utils.hf_paths import partial_paths
@@ -31,27 +32,6 @@ from ansible_collections.ai4artsed.devserver.plugins.module_utils.hf_record impo
     read_record,
     write_json_atomically,
 )
-
-HF_IMPORT_ERROR = None
-try:
-    import httpx2 as httpx  # huggingface_hub 2.x is built on httpx2
-except ImportError:  # pragma: no cover - depends on the installed client
-    try:
-        import httpx
-    except ImportError:
-        httpx = None
-try:
-    from huggingface_hub import HfApi, get_hf_file_metadata, hf_hub_url
-    from huggingface_hub.errors import (
-        EntryNotFoundError,
-        GatedRepoError,
-        HfHubHTTPError,
-        RepositoryNotFoundError,
-        RevisionNotFoundError,
-    )
-    from huggingface_hub.utils import build_hf_headers, filter_repo_objects, get_session
-except ImportError:
-    HF_IMPORT_ERROR = traceback.format_exc()
 
 DEFAULT_ENDPOINT = "https://huggingface.co"
 CHUNK_SIZE = 4 * 1024 * 1024
@@ -66,6 +46,42 @@ class HfModelError(Exception):
         super(HfModelError, self).__init__(message)
         self.kind = kind
         self.details = details
+
+
+_LIBRARY = {}
+_LIBRARY_LOCK = threading.Lock()
+
+
+def hub_library():
+    """huggingface_hub and its HTTP library, imported on first use (by any of the download threads).
+
+    A re-run whose files are all pinned and recorded asks the hub nothing; leaving the client
+    unimported then saves about a quarter of a second per module call (the no-op re-run's cost).
+    """
+    with _LIBRARY_LOCK:
+        if not _LIBRARY:
+            try:
+                _LIBRARY.update(_import_library())
+            except ImportError as error:
+                raise HfModelError(
+                    "missing_library",
+                    "%s cannot import the Hugging Face client (%s). Run the hf_client role, which installs "
+                    "huggingface_hub in its own venv, and run hf_model with ansible_python_interpreter set to that "
+                    "venv's python." % (sys.executable, error),
+                )
+    return SimpleNamespace(**_LIBRARY)
+
+
+def _import_library():
+    try:
+        import httpx2 as httpx  # huggingface_hub 2.x is built on httpx2
+    except ImportError:  # pragma: no cover - depends on the installed client
+        import httpx
+    from huggingface_hub import HfApi, errors, get_hf_file_metadata, hf_hub_url
+    from huggingface_hub.utils import build_hf_headers, filter_repo_objects, get_session
+    return {"httpx": httpx, "HfApi": HfApi, "errors": errors, "get_hf_file_metadata": get_hf_file_metadata,
+            "hf_hub_url": hf_hub_url, "build_hf_headers": build_hf_headers,
+            "filter_repo_objects": filter_repo_objects, "get_session": get_session}
 
 
 class RemoteFile:
@@ -96,7 +112,8 @@ def _translate_hub_error(error, repo_id, repo_type, filename, revision, endpoint
     """Turn huggingface_hub's exceptions into messages an operator can act on."""
     page = repo_page(endpoint, repo_id, repo_type)
     status = getattr(getattr(error, "response", None), "status_code", None)
-    if isinstance(error, GatedRepoError):
+    errors = hub_library().errors
+    if isinstance(error, errors.GatedRepoError):
         if not token:
             return HfModelError(
                 "gated_no_token",
@@ -112,19 +129,19 @@ def _translate_hub_error(error, repo_id, repo_type, filename, revision, endpoint
             "asks for it, then run again." % (repo_id, status, page),
             licence_page=page,
         )
-    if isinstance(error, RevisionNotFoundError):
+    if isinstance(error, errors.RevisionNotFoundError):
         return HfModelError(
             "revision_not_found",
             "Revision %r does not exist in %s. Use a branch, tag or full 40-character commit listed on %s/commits."
             % (revision, repo_id, page),
         )
-    if isinstance(error, EntryNotFoundError):
+    if isinstance(error, errors.EntryNotFoundError):
         return HfModelError(
             "file_not_found",
             "File %r does not exist in %s at revision %r. Check the path on %s/tree/%s."
             % (filename, repo_id, revision, page, revision),
         )
-    if isinstance(error, RepositoryNotFoundError):
+    if isinstance(error, errors.RepositoryNotFoundError):
         hint = "" if token else " If it is private, pass a token that can read it."
         return HfModelError(
             "repo_not_found",
@@ -164,9 +181,9 @@ def _hub_call(function, request, endpoint, token):
             % (endpoint, request["repo_id"], type(error).__name__),
         )
     except Exception as error:  # pylint: disable=broad-except
-        if HfHubHTTPError is not None and isinstance(error, (HfHubHTTPError, EntryNotFoundError)) or (
-            httpx is not None and isinstance(error, httpx.HTTPError)
-        ):
+        library = hub_library()
+        if isinstance(error, (library.errors.HfHubHTTPError, library.errors.EntryNotFoundError,
+                              library.httpx.HTTPError)):
             raise _translate_hub_error(
                 error, request["repo_id"], request["repo_type"], request.get("filename"), request["revision"],
                 endpoint, token,
@@ -179,12 +196,13 @@ def fetch_remote(request, endpoint, token, timeout, retry=True):
 
     retry=False gives up at the first network error (a file a record vouches for needs no answer).
     """
-    url = hf_hub_url(
+    library = hub_library()
+    url = library.hf_hub_url(
         request["repo_id"], request["filename"], repo_type=request["repo_type"], revision=request["revision"],
         endpoint=endpoint,
     )
     metadata = _hub_call(
-        lambda: get_hf_file_metadata(url, token=token or False, timeout=timeout, endpoint=endpoint,
+        lambda: library.get_hf_file_metadata(url, token=token or False, timeout=timeout, endpoint=endpoint,
                                      retry_on_errors=retry),
         request, endpoint, token,
     )
@@ -201,7 +219,7 @@ def fetch_remote(request, endpoint, token, timeout, retry=True):
 
 def resolve_commit(request, endpoint, token, timeout):
     """The commit an allow_patterns entry's revision points to now: one request, without the client's retries."""
-    api = HfApi(endpoint=endpoint, token=token or False)
+    api = hub_library().HfApi(endpoint=endpoint, token=token or False)
     info = _hub_call(
         lambda: api.repo_info(request["repo_id"], revision=request["revision"], repo_type=request["repo_type"],
                               timeout=timeout),
@@ -212,14 +230,15 @@ def resolve_commit(request, endpoint, token, timeout):
 
 def list_matching_files(request, endpoint, token, patterns):
     """Paths of the repository at the revision that match ``patterns`` (fnmatch, as the hub client uses them)."""
-    api = HfApi(endpoint=endpoint, token=token or False)
+    library = hub_library()
+    api = library.HfApi(endpoint=endpoint, token=token or False)
     entries = _hub_call(
         lambda: list(api.list_repo_tree(request["repo_id"], recursive=True, revision=request["revision"],
                                         repo_type=request["repo_type"])),
         dict(request, filename=", ".join(patterns)), endpoint, token,
     )
     files = [entry for entry in entries if hasattr(entry, "blob_id")]
-    selected = list(filter_repo_objects(files, allow_patterns=patterns, key=lambda entry: entry.path))
+    selected = list(library.filter_repo_objects(files, allow_patterns=patterns, key=lambda entry: entry.path))
     if not selected:
         raise HfModelError(
             "file_not_found",
@@ -398,11 +417,12 @@ class Transfer:
 
     def _stream(self, handle, expected_sha256):
         """One GET from self.offset on; self.offset always counts the bytes safely in the partial file."""
+        library = hub_library()
         headers = {}
         if self.token and _same_origin(self.remote.url, self.endpoint):
-            headers.update(build_hf_headers(token=self.token))  # never send the token to the CDN
+            headers.update(library.build_hf_headers(token=self.token))  # never send the token to the CDN
         else:
-            headers.update(build_hf_headers(token=False))
+            headers.update(library.build_hf_headers(token=False))
         headers["Accept-Encoding"] = "identity"
         size = self.remote.size
         if size is not None and self.offset >= size:
@@ -410,8 +430,8 @@ class Transfer:
         if self.offset:
             headers["Range"] = "bytes=%d-" % self.offset
         try:
-            with get_session().stream("GET", self.remote.url, headers=headers, follow_redirects=True,
-                                      timeout=httpx.Timeout(self.timeout)) as response:
+            with library.get_session().stream("GET", self.remote.url, headers=headers, follow_redirects=True,
+                                      timeout=library.httpx.Timeout(self.timeout)) as response:
                 if response.status_code >= 400:
                     response.read()
                     if response.status_code >= 500 or response.status_code == 429:
@@ -442,7 +462,7 @@ class Transfer:
                 finally:
                     if pending:
                         self._keep(handle, bytes(pending))
-        except httpx.TransportError as error:
+        except library.httpx.TransportError as error:
             raise HfModelError("network", "%s: %s" % (type(error).__name__, _error_text(error, self.token)))
         if size is not None and self.offset < size:
             raise HfModelError("network", "connection closed at %d of %d bytes" % (self.offset, size))

@@ -18,6 +18,8 @@ import os
 import threading
 
 RECORD_VERSION = 1
+# The folder below hf_model's root where its records live (the default of its state_dir option).
+STATE_DIR_NAME = ".hf_model"
 
 
 def record_path(state_dir, root, dest):

@@ -17,7 +17,12 @@ import os
 
 from ansible_collections.ai4artsed.devserver.plugins.module_utils.archive import is_inside, sha256_file
 from ansible_collections.ai4artsed.devserver.plugins.module_utils.disk import human_bytes
-from ansible_collections.ai4artsed.devserver.plugins.module_utils.hf_record import is_trusted, read_record, record_path
+from ansible_collections.ai4artsed.devserver.plugins.module_utils.hf_record import (
+    STATE_DIR_NAME,
+    is_trusted,
+    read_record,
+    record_path,
+)
 
 COLUMNS = ("folder", "size", "files", "linked", "links", "duplicates", "broken links", "unmanaged")
 
@@ -51,7 +56,7 @@ def _folder(relative):
 
 
 def _digest(root, relative, stat_result):
-    record = read_record(record_path(os.path.join(root, ".hf_model"), root, os.path.join(root, relative)))
+    record = read_record(record_path(os.path.join(root, STATE_DIR_NAME), root, os.path.join(root, relative)))
     if is_trusted(record, stat_result) and record.get("sha256"):
         return record["sha256"]
     return sha256_file(os.path.join(root, relative))
@@ -162,3 +167,26 @@ def markdown(report, title="Model storage report"):
         lines.append("")
         lines.extend(["- %s" % render(item) for item in items] or ["none"])
     return "\n".join(lines) + "\n"
+
+
+STORE_LABEL = "Models"
+COMFYUI_LABEL = "ComfyUI models"
+
+
+def store_report(store_root, comfyui_root=None, archive_root=None, listed=None):
+    """The report of the store (and ComfyUI's models/ folder); listed as model_manifest returns it, or None."""
+    roots = [(STORE_LABEL, store_root)]
+    if comfyui_root:
+        roots.append((COMFYUI_LABEL, comfyui_root))
+    if listed is not None:
+        listed = {STORE_LABEL: listed.get("store") or [], COMFYUI_LABEL: listed.get("comfyui") or []}
+    return collect(roots, archive_root, listed)
+
+
+def read_text(path):
+    """The text of a report written earlier, or None."""
+    if not os.path.isfile(path):
+        return None
+    with open(path, "rb") as handle:
+        return handle.read().decode("utf-8", "replace")
+

@@ -335,9 +335,10 @@ summary:
 
 import os
 
-from ansible.module_utils.basic import AnsibleModule, env_fallback, missing_required_lib
-from ansible_collections.ai4artsed.devserver.plugins.module_utils.hf_download import HF_IMPORT_ERROR, HfModelError
+from ansible.module_utils.basic import AnsibleModule, env_fallback
+from ansible_collections.ai4artsed.devserver.plugins.module_utils.hf_download import HfModelError
 from ansible_collections.ai4artsed.devserver.plugins.module_utils.hf_preflight import check_token
+from ansible_collections.ai4artsed.devserver.plugins.module_utils.hf_record import STATE_DIR_NAME
 from ansible_collections.ai4artsed.devserver.plugins.module_utils.hf_store import Settings, run
 
 SINGLE_FILE_KEYS = ("dest", "action", "commit", "sha256", "size", "resumed_from", "range_ignored", "archived_to")
@@ -372,10 +373,8 @@ def argument_spec():
 
 def main():
     module = AnsibleModule(argument_spec=argument_spec(), supports_check_mode=True, add_file_common_args=True)
-    if HF_IMPORT_ERROR:
-        module.fail_json(msg=missing_required_lib("huggingface_hub"), exception=HF_IMPORT_ERROR)
     params = module.params
-    state_dir = params["state_dir"] or os.path.join(params["root"], ".hf_model")
+    state_dir = params["state_dir"] or os.path.join(params["root"], STATE_DIR_NAME)
     file_args = module.load_file_common_arguments(params, path=params["root"])
 
     def set_file_attributes(path):
