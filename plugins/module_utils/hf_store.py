@@ -339,6 +339,52 @@ def plan_file(request, settings):
     return plan
 
 
+def vouched_for(entry, root, state_dir, follow_branches=True):
+    """The files of an entry when a run for it would change no bytes, else None.
+
+    That is when each file is in place as its record describes it, at the commit (and sha256) the entry
+    is pinned to, so a run asks the hub nothing; for an allow_patterns entry, the files its recorded
+    listing at that revision names. With follow_branches=False, an entry that follows a branch counts too
+    when its records are of the same repository files (a run would only ask whether the branch moved).
+    The plan_file shortcut, for callers that skip the hf_model call altogether (the model store's no-op
+    re-run); owner and mode are theirs to check.
+    """
+    request = normalize_requests({"files": [entry]})[0]
+    if request["state"] != "present":
+        return None
+    requests = [request]
+    if request.get("allow_patterns"):
+        if follow_branches and not is_full_commit(request["revision"]):
+            return None
+        listing = recorded_listing(expansion_path(state_dir, root, request["dest"]), request)
+        if listing is None:
+            return None
+        requests = [dict(request, filename=path, allow_patterns=None, sha256=None,
+                         dest=os.path.join(request["dest"], path)) for path in listing["files"]]
+    paths = []
+    for single in requests:
+        try:
+            dest = resolve_inside(root, single["dest"])
+            stat_result = os.stat(dest)
+        except (PathRefused, OSError):
+            return None
+        record = read_record(record_path(state_dir, root, dest))
+        if not is_trusted(record, stat_result) or not (
+                _pinned_and_recorded(single, record) or not follow_branches and _recorded_origin(single, record)):
+            return None
+        paths.append(dest)
+    return paths
+
+
+def _recorded_origin(request, record):
+    """The record is of this request's repository file, and of its pin where it has one."""
+    if is_full_commit(request["revision"]) and record.get("commit") != request["revision"]:
+        return False
+    if request.get("sha256") and record.get("sha256") != request["sha256"]:
+        return False
+    return all(record.get(key) == request[key] for key in ("repo_id", "filename", "repo_type"))
+
+
 def _pinned_and_recorded(request, record):
     """The record is of this request's file at its pinned commit (and pinned sha256, when one is given)."""
     if not is_full_commit(request["revision"]) or record.get("commit") != request["revision"]:

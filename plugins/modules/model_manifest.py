@@ -24,6 +24,14 @@ description:
     the files a prune keeps, the gated repositories with their licence pages, the bytes still missing and the
     VRAM the selected workflows need, and the files a selected workflow loads that no selected entry provides.
   - Reads only. It stats the destinations below O(store_root) and O(comfyui_root) to count missing bytes.
+  - With O(owner), it also reads in the same call what the role's other steps would find to fix, RV(host), that is free
+    space on the store's filesystem, the downloads that are not pinned and in place, the O(folders) that are missing or not owned by O(owner):O(group) with mode
+    0755, the deprecated O(merge_sources) that still exist, and the first path below each root not owned by the
+    account. A re-run that finds nothing off then skips those steps instead of calling a module only to learn
+    that nothing changed.
+  - With O(owner) and O(report_path), it also builds the storage report of the store as it is now
+    (M(ai4artsed.devserver.model_storage_report)'s text) and says whether O(report_path) already holds it, so a
+    re-run that changes nothing neither walks the store twice nor writes the report.
 author:
   - AI4ArtsEd DevServer team (@ai4artsed)
 options:
@@ -57,6 +65,43 @@ options:
   comfyui_root:
     description:
       - ComfyUI's C(models/) folder, where entries with C(root=comfyui) go and the links live.
+    type: path
+  owner:
+    description:
+      - The account that owns the store. When given, RV(host) is returned.
+    type: str
+  group:
+    description:
+      - The group of O(owner). Required with O(owner).
+    type: str
+  folders:
+    description:
+      - Folders the role creates, owned by O(owner):O(group) with mode 0755; those that are not are listed in
+        RV(host.folders_off).
+    type: list
+    elements: path
+    default: []
+  merge_sources:
+    description:
+      - Names of deprecated folders below O(store_root) (C(VAE), C(Lora)); those that exist are listed in
+        RV(host.merge_sources).
+    type: list
+    elements: str
+    default: []
+  check_updates:
+    description:
+      - Whether an entry that follows a branch (not pinned to a commit) stays in RV(host.to_check) while its file
+        is in place, so that hf_model asks the hub whether the branch moved. With V(false), only missing or
+        drifted files of such entries are checked, and a re-run needs no network.
+    type: bool
+    default: true
+  archive_root:
+    description:
+      - The model archive, for the storage report (RV(host.report)).
+    type: path
+  report_path:
+    description:
+      - Where the role writes the storage report. With O(owner), RV(host.report) is returned.
     type: path
 attributes:
   check_mode:
@@ -168,6 +213,55 @@ roots_exist:
       reports plans instead of running the steps that need them).
   returned: success
   type: bool
+host:
+  description:
+    - What the role's steps would find to fix on the host. Only with O(owner).
+  returned: when O(owner) is given
+  type: dict
+  contains:
+    free_bytes:
+      description: Bytes free for the service account on the filesystem of O(store_root) (or its nearest parent).
+      type: int
+      sample: 412316860416
+    free_human:
+      description: RV(host.free_bytes) for people.
+      type: str
+      sample: 384.0 GB
+    mount:
+      description: The mount point of that filesystem.
+      type: str
+      sample: /home
+    account_known:
+      description: Whether the host knows O(owner) and O(group) (false in check mode on a fresh host).
+      type: bool
+    folders_off:
+      description: The O(folders) that are missing, not a real folder, or not owned as asked with mode 0755.
+      type: list
+      elements: str
+    merge_sources:
+      description: The O(merge_sources) that exist below O(store_root).
+      type: list
+      elements: str
+    to_check:
+      description:
+        - RV(downloads) per batch less the entries a M(ai4artsed.devserver.hf_model) run would not change, those
+          in place as their record describes them at the commit they are pinned to (with O(check_updates=false),
+          also at the commit their branch had when they were downloaded), owned by O(owner):O(group) with mode
+          0644. The role checks only these, and calls nothing when both are empty.
+      type: dict
+      sample: {store: [], comfyui: []}
+    not_owned:
+      description:
+        - The first path below O(store_root) (C(store)) and below O(comfyui_root) (C(comfyui)) not owned by
+          O(owner):O(group), links not followed, or null where everything is.
+      type: dict
+      sample: {store: null, comfyui: /home/ai4artsed/ai/SwarmUI/dlbackend/ComfyUI/models/clip}
+    report:
+      description:
+        - The storage report of the store as it is now (C(markdown)), and whether O(report_path) holds that text
+          already, owned by O(owner):O(group) with mode 0644 (C(current)). Only with O(report_path).
+      type: dict
+      sample: {markdown: "# Model storage report ...", current: true}
 vram_gb:
   description: The largest C(vram_gb) of the selected workflows (0 when none is selected).
   returned: success
@@ -181,6 +275,7 @@ vram_by_workflow:
 
 from ansible.module_utils.basic import AnsibleModule
 from ansible_collections.ai4artsed.devserver.plugins.module_utils.manifest import ManifestError, plan
+from ansible_collections.ai4artsed.devserver.plugins.module_utils.store_state import inspect_host, report_state
 
 
 def main():
@@ -192,7 +287,16 @@ def main():
             "workflows": {"type": "list", "elements": "str", "default": []},
             "store_root": {"type": "path"},
             "comfyui_root": {"type": "path"},
+            "owner": {"type": "str"},
+            "group": {"type": "str"},
+            "folders": {"type": "list", "elements": "path", "default": []},
+            "merge_sources": {"type": "list", "elements": "str", "default": []},
+            "check_updates": {"type": "bool", "default": True},
+            "archive_root": {"type": "path"},
+            "report_path": {"type": "path"},
         },
+        required_together=[("owner", "group")],
+        required_by={"owner": ("store_root", "comfyui_root")},
         supports_check_mode=True,
     )
     params = module.params
@@ -202,6 +306,14 @@ def main():
                       comfyui_root=params["comfyui_root"])
     except ManifestError as error:
         module.fail_json(msg=str(error), problems=error.problems)
+    if params["owner"]:
+        result["host"] = inspect_host(params["store_root"], params["comfyui_root"], params["owner"], params["group"],
+                                      params["folders"], params["merge_sources"], result["downloads"],
+                                      params["check_updates"])
+        if params["report_path"]:
+            result["host"]["report"] = report_state(params["store_root"], params["comfyui_root"],
+                                                    params["archive_root"], result["listed"], params["report_path"],
+                                                    params["owner"], params["group"])
     module.exit_json(changed=False, **result)
 
 

@@ -18,8 +18,10 @@ description:
     identical copy elsewhere (same sha256), broken links and files the manifest does not list; then the archive's
     size and the totals. This is the table operators used to keep by hand.
   - Returns the figures and the report as Markdown (RV(markdown), without a timestamp, so an unchanged store gives
-    the same text). Write it with C(ansible.builtin.copy) to keep the run idempotent.
-  - Reads only. Only files that share their size with another file are hashed, and a file whose
+    the same text).
+  - With O(dest), also writes the report there, atomically and only when its text changed (so a re-run reports no
+    change), with O(owner), O(group) and O(mode). One call instead of a second task that copies it.
+  - Reads the store only. Only files that share their size with another file are hashed, and a file whose
     M(ai4artsed.devserver.hf_model) record still matches its size, mtime and inode is not read at all.
   - Names starting with a dot (C(.hf_model/), C(.ai4artsed-model-links.json)) are our own records and left out.
 author:
@@ -44,13 +46,19 @@ options:
         C(listed) return value of M(ai4artsed.devserver.model_manifest)). Other files count as unmanaged. When
         absent, no file is reported as unmanaged.
     type: dict
+  dest:
+    description:
+      - Where to write the report. Not written when absent.
+    type: path
+extends_documentation_fragment:
+  - ansible.builtin.files
 attributes:
   check_mode:
     support: full
-    description: Reads only; runs the same in check mode.
+    description: Reads the store the same in check mode, and says whether O(dest) would change without writing it.
   diff_mode:
-    support: none
-    description: Reports figures; there is nothing to diff.
+    support: full
+    description: The report's old and new text at O(dest).
 seealso:
   - module: ai4artsed.devserver.model_manifest
   - module: ai4artsed.devserver.model_links
@@ -65,14 +73,23 @@ EXAMPLES = r"""
     listed: "{{ plan.listed }}"
   register: report
 
-- name: Write it on the host
-  ansible.builtin.copy:
-    content: "{{ report.markdown }}"
+- name: Build the storage report and write it on the host
+  ai4artsed.devserver.model_storage_report:
+    store_root: /home/ai4artsed/ai/SwarmUI/Models
+    comfyui_root: /home/ai4artsed/ai/SwarmUI/dlbackend/ComfyUI/models
+    archive_root: /home/ai4artsed/ai/model-archive
     dest: /home/ai4artsed/ai/storage-report.md
+    owner: ai4artsed
+    group: ai4artsed
     mode: "0644"
 """
 
 RETURN = r"""
+dest:
+  description: Where the report was written (or would be, in check mode).
+  returned: when O(dest) is given
+  type: str
+  sample: /home/ai4artsed/ai/storage-report.md
 markdown:
   description: The report as Markdown, the table first.
   returned: always
@@ -109,11 +126,11 @@ unmanaged:
   elements: str
 """
 
-from ansible.module_utils.basic import AnsibleModule
-from ansible_collections.ai4artsed.devserver.plugins.module_utils.storage_report import collect, markdown
+import os
+import tempfile
 
-STORE_LABEL = "Models"
-COMFYUI_LABEL = "ComfyUI models"
+from ansible.module_utils.basic import AnsibleModule
+from ansible_collections.ai4artsed.devserver.plugins.module_utils.storage_report import markdown, read_text, store_report
 
 
 def main():
@@ -123,19 +140,36 @@ def main():
             "comfyui_root": {"type": "path"},
             "archive_root": {"type": "path"},
             "listed": {"type": "dict"},
+            "dest": {"type": "path"},
         },
+        add_file_common_args=True,
         supports_check_mode=True,
     )
     params = module.params
-    roots = [(STORE_LABEL, params["store_root"])]
-    if params["comfyui_root"]:
-        roots.append((COMFYUI_LABEL, params["comfyui_root"]))
-    listed = None
-    if params["listed"] is not None:
-        listed = {STORE_LABEL: params["listed"].get("store") or [],
-                  COMFYUI_LABEL: params["listed"].get("comfyui") or []}
-    report = collect(roots, params["archive_root"], listed)
-    module.exit_json(changed=False, markdown=markdown(report), **report)
+    report = store_report(params["store_root"], params["comfyui_root"], params["archive_root"], params["listed"])
+    text = markdown(report)
+    result = dict(report, changed=False, markdown=text)
+    if params["dest"]:
+        result.update(write_report(module, params["dest"], text))
+    module.exit_json(**result)
+
+
+def write_report(module, dest, text):
+    """Write text to dest when it differs (atomically), then owner, group and mode; returns changed and diff."""
+    before = read_text(dest)
+    changed = before != text
+    if changed and not module.check_mode:
+        descriptor, temporary = tempfile.mkstemp(prefix=".storage-report.", dir=os.path.dirname(dest) or ".")
+        with os.fdopen(descriptor, "wb") as handle:
+            handle.write(text.encode("utf-8"))
+        module.atomic_move(temporary, dest)
+    file_args = module.load_file_common_arguments(module.params, path=dest)
+    if os.path.exists(dest):
+        changed = module.set_fs_attributes_if_different(file_args, changed)
+    else:
+        changed = True  # check mode: the report would be created with these attributes
+    return {"changed": changed, "dest": dest, "diff": {"before": before or "", "after": text,
+                                                        "before_header": dest, "after_header": dest}}
 
 
 if __name__ == "__main__":

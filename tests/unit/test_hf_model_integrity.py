@@ -523,3 +523,54 @@ def test_a_branch_is_listed_again_only_when_it_moved(capsys, hub, store):
     assert [(entry["filename"], entry["action"]) for entry in moved["files"]] == [
         ("config.json", "relabel"), ("extra.json", "download"), ("model.safetensors", "relabel")]
     assert (store / "folder" / "extra.json").read_bytes() == b'{"b": 2}'
+
+
+def test_a_pinned_re_run_works_without_the_hub_client_and_a_download_says_it_is_missing(capsys, hub, store,
+                                                                                       monkeypatch):
+    # The client is imported on first use: a re-run that asks the hub nothing does not pay for the import
+    # (the no-op re-run's cost), and a host without it gets a message that says how to install it.
+    repo = hub.repos[("model", "org/model")]
+    pinned = {"filename": "model.safetensors", "dest": "p/model.safetensors", "revision": repo.commit,
+              "sha256": repo.files["model.safetensors"].sha256}
+    args = {"root": str(store), "endpoint": hub.url, "repo_id": "org/model", "files": [pinned]}
+    run_hf_model(capsys, args)
+
+    def no_client():
+        raise ImportError("No module named 'huggingface_hub'")
+
+    monkeypatch.setattr(hf_download, "_LIBRARY", {})
+    monkeypatch.setattr(hf_download, "_import_library", no_client)
+    failed, result = run_hf_model(capsys, args)
+    assert not failed, result
+    assert [entry["action"] for entry in result["files"]] == ["unchanged"]
+
+    failed, result = run_hf_model(capsys, dict(args, files=[dict(pinned, dest="q/model.safetensors")]))
+    assert failed
+    assert result["files"][0]["error_kind"] == "missing_library"
+    assert "hf_client role" in result["msg"] and "huggingface_hub" in result["msg"]
+    assert not (store / "q").exists()
+
+
+@pytest.mark.parametrize("pinned, check_updates, looked_at", [
+    (True, True, False), (False, True, True), (False, False, False)],
+    ids=["pinned folder", "branch folder, updates checked", "branch folder, updates not checked"])
+def test_the_plan_skips_a_folder_hf_model_would_not_change(capsys, hub, store, pinned, check_updates, looked_at):
+    # model_manifest's host.to_check decides whether the model store calls hf_model at all on a re-run: a
+    # folder it leaves out must be one a real run reports unchanged without a request.
+    from ansible_collections.ai4artsed.devserver.plugins.module_utils.store_state import to_check
+    commit = hub.repos[("model", "org/folder")].commit
+    args = folder_entry(hub, store, revision=commit if pinned else "main")
+    failed, first = run_hf_model(capsys, args)
+    assert not failed, first
+    entry = dict((key, args[key]) for key in ("repo_id", "allow_patterns", "dest", "revision"))
+    assert to_check([entry], str(store), os.getuid(), os.getgid(), 0o644, check_updates) == (
+        [entry] if looked_at else [])
+    if not looked_at:
+        hub.set_faults(unavailable=True)
+        before = len(hub.stats.requests)
+        failed, again = run_hf_model(capsys, dict(args, mode="0644"))
+        assert not failed and again["changed"] is False
+        if pinned:
+            assert hub.stats.requests[before:] == []
+    (store / "folder" / "config.json").chmod(0o600)
+    assert to_check([entry], str(store), os.getuid(), os.getgid(), 0o644, check_updates) == [entry]
