@@ -203,7 +203,7 @@ def fetch_remote(request, endpoint, token, timeout, retry=True):
     )
     metadata = _hub_call(
         lambda: library.get_hf_file_metadata(url, token=token or False, timeout=timeout, endpoint=endpoint,
-                                     retry_on_errors=retry),
+                                             retry_on_errors=retry),
         request, endpoint, token,
     )
     etag = (metadata.etag or "").lower()
@@ -431,7 +431,7 @@ class Transfer:
             headers["Range"] = "bytes=%d-" % self.offset
         try:
             with library.get_session().stream("GET", self.remote.url, headers=headers, follow_redirects=True,
-                                      timeout=library.httpx.Timeout(self.timeout)) as response:
+                                              timeout=library.httpx.Timeout(self.timeout)) as response:
                 if response.status_code >= 400:
                     response.read()
                     if response.status_code >= 500 or response.status_code == 429:

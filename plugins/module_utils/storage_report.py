@@ -189,4 +189,3 @@ def read_text(path):
         return None
     with open(path, "rb") as handle:
         return handle.read().decode("utf-8", "replace")
-

@@ -169,7 +169,7 @@ def write_report(module, dest, text):
     else:
         changed = True  # check mode: the report would be created with these attributes
     return {"changed": changed, "dest": dest, "diff": {"before": before or "", "after": text,
-                                                        "before_header": dest, "after_header": dest}}
+                                                       "before_header": dest, "after_header": dest}}
 
 
 if __name__ == "__main__":

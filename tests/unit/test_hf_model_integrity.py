@@ -526,7 +526,7 @@ def test_a_branch_is_listed_again_only_when_it_moved(capsys, hub, store):
 
 
 def test_a_pinned_re_run_works_without_the_hub_client_and_a_download_says_it_is_missing(capsys, hub, store,
-                                                                                       monkeypatch):
+                                                                                        monkeypatch):
     # The client is imported on first use: a re-run that asks the hub nothing does not pay for the import
     # (the no-op re-run's cost), and a host without it gets a message that says how to install it.
     repo = hub.repos[("model", "org/model")]

@@ -87,7 +87,7 @@ FOLLOW_CASES = [
     ("not pinned, bytes changed", drift_bytes, {"revision": "main", "sha256": None}, True),
     ("not pinned, mode drifted", drift_mode, {"revision": "main", "sha256": None}, True),
     ("not pinned, the record is of another file", None, {"revision": "main", "sha256": None,
-                                                          "filename": "other.safetensors"}, True),
+                                                         "filename": "other.safetensors"}, True),
     ("pinned to another commit", None, {"revision": "b" * 40}, True),
 ]
 
