@@ -39,17 +39,22 @@ DOCKER_OPTIONS = ["--network", "host", "--cgroupns", "host", "--cap-add", "SYS_A
                   "--tmpfs", "/run", "--tmpfs", "/run/lock", "--tmpfs", "/tmp",
                   "-v", "/sys/fs/cgroup:/sys/fs/cgroup:rw"]
 
+# The settings of both playbooks below: the stand-in manifest, served by the hub double.
+STORE_VARS = """---
+common_min_free_disk_gb: 2
+model_store_manifest: {manifest}
+model_store_hf_endpoint: http://127.0.0.1:{port}
+model_store_hf_token: hf_test_accepted
+model_store_free_space_margin_gb: 1
+model_store_poll_interval: 1
+"""
+
 CONVERGE = """---
 - name: Converge the model store (untimed)
   hosts: bench
   become: true
-  vars: &store_vars
-    common_min_free_disk_gb: 2
-    model_store_manifest: {manifest}
-    model_store_hf_endpoint: http://127.0.0.1:{port}
-    model_store_hf_token: hf_test_accepted
-    model_store_free_space_margin_gb: 1
-    model_store_poll_interval: 1
+  vars_files:
+    - {work}/store-vars.yml
   roles:
     - role: ai4artsed.devserver.common
     - role: ai4artsed.devserver.hf_client
@@ -63,18 +68,13 @@ NOOP = """---
   become: true
   gather_facts: false
   vars:
-    common_min_free_disk_gb: 2
-    model_store_manifest: {manifest}
-    model_store_hf_endpoint: http://127.0.0.1:{port}
-    model_store_hf_token: hf_test_accepted
-    model_store_free_space_margin_gb: 1
-    model_store_poll_interval: 1
     hf_client_ready: true
     hf_client_python: "{{{{ hf_client_venv }}}}/bin/python"
   # The defaults of the roles model_store builds on, read as files: no skipped tasks of theirs are timed.
   vars_files:
     - {project}/roles/common/defaults/main.yml
     - {project}/roles/hf_client/defaults/main.yml
+    - {work}/store-vars.yml
   roles:
     - role: ai4artsed.devserver.model_store
 """
@@ -145,9 +145,9 @@ def main():
     inventory = os.path.join(work, "inventory.ini")
     with open(inventory, "w", encoding="utf-8") as handle:
         handle.write("[bench]\n%s ansible_connection=community.docker.docker\n" % arguments.name)
-    for name, text in (("converge.yml", CONVERGE), ("noop.yml", NOOP)):
+    for name, text in (("store-vars.yml", STORE_VARS), ("converge.yml", CONVERGE), ("noop.yml", NOOP)):
         with open(os.path.join(work, name), "w", encoding="utf-8") as handle:
-            handle.write(text.format(manifest=manifest, port=arguments.port, project=PROJECT))
+            handle.write(text.format(manifest=manifest, port=arguments.port, project=PROJECT, work=work))
     run(["docker", "rm", "-f", arguments.name], check=False)
     try:
         run(["docker", "run", "-d", "--name", arguments.name, "--hostname", arguments.name] + DOCKER_OPTIONS

@@ -7,9 +7,20 @@ into the ansible_collections namespace package next to the collections the ansib
 import sys
 from pathlib import Path
 
+import pytest
+
 REPO_ROOT = Path(__file__).resolve().parents[2]
 COLLECTIONS = REPO_ROOT / ".collections"
 
 if not (COLLECTIONS / "ansible_collections" / "ai4artsed" / "devserver").exists():
     raise RuntimeError("Run scripts/bootstrap first: it links this checkout into .collections/")
 sys.path.insert(0, str(COLLECTIONS))
+
+
+@pytest.fixture
+def store(tmp_path):
+    """An empty model store (SwarmUI/Models) in a fresh temporary folder."""
+    root = tmp_path / "Models"
+    root.mkdir()
+    return root
+

@@ -1,6 +1,7 @@
 """Shared helpers for hf_model's tests: the hub double and a way to run the module in-process."""
 
 import json
+import os
 import sys
 from pathlib import Path
 
@@ -23,3 +24,18 @@ def run_hf_model(capsys, args, check_mode=False, diff=False):
         hf_model.main()
     result = json.loads(capsys.readouterr().out)
     return exit_info.value.code != 0, result
+
+
+# Helpers both hf_model test files use (the `store` fixture is in conftest.py).
+def base(hub, store, **overrides):
+    """The module arguments of one file of org/model into the store, without retries."""
+    args = {"repo_id": "org/model", "filename": "model.safetensors", "root": str(store),
+            "dest": "Stable-Diffusion/model.safetensors", "endpoint": hub.url, "retries": 0}
+    args.update(overrides)
+    return args
+
+
+def tree(root):
+    """Every path below root, for 'nothing was written' checks."""
+    return sorted(os.path.relpath(os.path.join(d, n), root) for d, ds, fs in os.walk(root) for n in ds + fs)
+

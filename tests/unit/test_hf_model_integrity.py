@@ -12,7 +12,7 @@ from pathlib import Path
 
 import pytest
 
-from hf_helpers import HubDouble, run_hf_model, safetensors_bytes
+from hf_helpers import HubDouble, base, run_hf_model, safetensors_bytes, tree
 from ansible_collections.ai4artsed.devserver.plugins.module_utils import disk, hf_download
 
 REPO_ROOT = Path(__file__).resolve().parents[2]
@@ -41,22 +41,6 @@ def clean_faults(hub):
     hub.set_faults()
 
 
-@pytest.fixture
-def store(tmp_path):
-    root = tmp_path / "Models"
-    root.mkdir()
-    return root
-
-
-def base(hub, store, **overrides):
-    args = {"repo_id": "org/model", "filename": "model.safetensors", "root": str(store),
-            "dest": "Stable-Diffusion/model.safetensors", "endpoint": hub.url, "retries": 0}
-    args.update(overrides)
-    return args
-
-
-def tree(root):
-    return sorted(os.path.relpath(os.path.join(d, n), root) for d, ds, fs in os.walk(root) for n in ds + fs)
 
 
 def leftovers(root):

@@ -107,11 +107,29 @@ def test_preflight_passes_with_a_token_and_skips_vram_without_gpus(run_playbook)
     assert "VRAM check skipped" in output
 
 
-def test_check_mode_on_the_converged_host_checks_every_file_and_changes_nothing(run_playbook):
-    code, output = run_playbook("converge.yml", check=True)
+def _ran(plain, name):
+    """The output of the task whose name contains `name`, when it ran (not skipped), else None."""
+    for section in plain.split("TASK [")[1:]:
+        if name in section.split("]", 1)[0] and re.search(r"^(ok|changed):", section, re.MULTILINE):
+            return section
+    return None
+
+
+@pytest.mark.parametrize("check_updates", [False, True])
+def test_check_mode_on_the_converged_host_checks_only_what_can_change(run_playbook, check_updates):
+    code, output = run_playbook("converge.yml", {"model_store_check_updates": check_updates}, check=True)
     assert code == 0, output
-    assert "26 unchanged" in output and "13 unchanged" in output  # hf_model checked both batches in check mode
     plain = re.sub(r"\x1b\[[0-9;]*m", "", output)  # the verify step runs with colours forced
+    summaries = [_ran(plain, "Downloads | Summary of the check, batch %s" % batch) for batch in ("store", "comfyui")]
+    if check_updates:
+        # Entries that follow a branch are asked about; every file stays as it is.
+        assert [summary is not None for summary in summaries] == [True, True], plain[-3000:]
+        for summary in summaries:
+            assert re.search(r'"msg": "\d+ unchanged"', summary), summary
+    else:
+        # Every file is in place as its record says: the plan leaves nothing for hf_model to look at.
+        assert summaries == [None, None]
+        assert _ran(plain, "Downloads | Check the files in place") is None
     # Only the model_store tasks: the pip module reports every requirements install as changed in check mode.
     tasks = [section for section in plain.split("TASK [")[1:] if section.startswith("ai4artsed.devserver.model_store")]
     assert len(tasks) > 20
