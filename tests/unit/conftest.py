@@ -23,4 +23,3 @@ def store(tmp_path):
     root = tmp_path / "Models"
     root.mkdir()
     return root
-

@@ -38,4 +38,3 @@ def base(hub, store, **overrides):
 def tree(root):
     """Every path below root, for 'nothing was written' checks."""
     return sorted(os.path.relpath(os.path.join(d, n), root) for d, ds, fs in os.walk(root) for n in ds + fs)
-

@@ -41,8 +41,6 @@ def clean_faults(hub):
     hub.set_faults()
 
 
-
-
 def leftovers(root):
     return [path for path in tree(root) if ".hf-partial" in path or ".hf-lock" in path or ".tmp-" in path]
 
