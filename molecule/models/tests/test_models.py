@@ -125,7 +125,7 @@ def test_check_mode_on_the_converged_host_checks_only_what_can_change(run_playbo
         # Entries that follow a branch are asked about; every file stays as it is.
         assert [summary is not None for summary in summaries] == [True, True], plain[-3000:]
         for summary in summaries:
-            assert re.search(r'"msg": "\d+ unchanged"', summary), summary
+            assert re.search(r'"msg": "\d+ unchanged, would download 0 B"', summary), summary
     else:
         # Every file is in place as its record says: the plan leaves nothing for hf_model to look at.
         assert summaries == [None, None]
