@@ -295,20 +295,12 @@ def test_no_failure_shows_the_token(capsys, caplog, hub, store, tmp_path, monkey
 
 # -- 5. what would fail after the download is checked before it ---------------------------------
 
-def test_an_unknown_owner_fails_before_the_download(capsys, hub, store):
+@pytest.mark.parametrize("option, name", [("owner", "no-such-user-ai4artsed"), ("group", "no-such-group-ai4artsed")])
+def test_an_unknown_owner_or_group_fails_before_the_download(capsys, hub, store, option, name):
     before = body_bytes(hub)
-    failed, result = run_hf_model(capsys, base(hub, store, owner="no-such-user-ai4artsed"))
+    failed, result = run_hf_model(capsys, base(hub, store, **{option: name}))
     assert failed
-    assert "owner 'no-such-user-ai4artsed' does not exist on this host" in result["msg"]
-    assert body_bytes(hub) == before
-    assert tree(store) == []
-
-
-def test_an_unknown_group_fails_before_the_download(capsys, hub, store):
-    before = body_bytes(hub)
-    failed, result = run_hf_model(capsys, base(hub, store, group="no-such-group-ai4artsed"))
-    assert failed
-    assert "group 'no-such-group-ai4artsed' does not exist on this host" in result["msg"]
+    assert "%s '%s' does not exist on this host" % (option, name) in result["msg"]
     assert body_bytes(hub) == before
     assert tree(store) == []
 
