@@ -670,9 +670,7 @@ def _plan_real_files(plan, tree, must_be_real, real_store, targets):
         if kind != "link" or not must_be_real(rel):
             continue
         path = os.path.join(plan.link_root, rel)
-        # Resolved as the link will be once its folder is real: an expansion's link sits in a folder that is
-        # still a directory-level symlink on disk.
-        real = os.path.realpath(os.path.normpath(os.path.join(os.path.dirname(path), value)))
+        real = _planned_end(tree, plan.link_root, path, value)
         if not os.path.lexists(real):
             plan.actions.append({"action": "unlink", "path": path, "before": value, "ledger": True,
                                  "reason": "removed dangling symlink where a real file belongs (real_files)"})
@@ -684,6 +682,19 @@ def _plan_real_files(plan, tree, must_be_real, real_store, targets):
                                  "reason": "a ComfyUI-only file (real_files) moved from the store to replace its"
                                            " symlink"})
             tree.set(rel, ("file", None))
+
+
+def _planned_end(tree, link_root, path, value, hops=0):
+    """Where the link at path ends once the plan is applied. An expansion's link sits in a folder that is
+    still a directory-level symlink on disk, and may point at a sibling entry that the plan itself turns
+    into a link to the store (an identical copy replaced by its link): links inside the link root are
+    followed through their planned state, the rest is resolved on disk."""
+    target = os.path.normpath(os.path.join(os.path.dirname(path), value))
+    if hops < 40 and target != link_root and is_inside(target, link_root):
+        kind, next_value = tree.state(os.path.relpath(target, link_root))
+        if kind == "link":
+            return _planned_end(tree, link_root, target, next_value, hops + 1)
+    return os.path.realpath(target)
 
 
 def _describe_state(link_root, rel, kind, value):
