@@ -53,53 +53,35 @@ def drift_bytes(path):
     path.write_bytes(b"other bytes")
 
 
-def drift_pin(path):
-    pass  # the entry below is unpinned
-
-
+UNPINNED = {"revision": "main", "sha256": None}
 CHECK_CASES = [
-    # (what happened, change to the file, entry overrides, must hf_model look at it?)
-    ("pinned, recorded, owned, mode 0644", None, {}, False),
-    ("its mode drifted", drift_mode, {}, True),
-    ("its bytes changed (the record no longer vouches for it)", drift_bytes, {}, True),
-    ("not pinned to a commit (the hub is asked for updates)", None, {"revision": "main", "sha256": None}, True),
-    ("pinned to another commit", None, {"revision": "b" * 40}, True),
-    ("pinned to another sha256", None, {"sha256": "0" * 64}, True),
-    ("a multi-file entry", None, {"allow_patterns": ["*.safetensors"]}, True),
-    ("missing", os.unlink, {}, True),
+    # (what happened, change to the file, entry overrides, check_updates, must hf_model look at it?)
+    ("pinned, recorded, owned, mode 0644", None, {}, True, False),
+    ("its mode drifted", drift_mode, {}, True, True),
+    ("its bytes changed (the record no longer vouches for it)", drift_bytes, {}, True, True),
+    ("not pinned to a commit (the hub is asked for updates)", None, UNPINNED, True, True),
+    ("pinned to another commit", None, {"revision": "b" * 40}, True, True),
+    ("pinned to another sha256", None, {"sha256": "0" * 64}, True, True),
+    ("a multi-file entry", None, {"allow_patterns": ["*.safetensors"]}, True, True),
+    ("missing", os.unlink, {}, True, True),
+    # Without update checks, a branch entry in place as recorded is left alone; drift is still checked.
+    ("no update checks: not pinned, in place as recorded", None, UNPINNED, False, False),
+    ("no update checks: not pinned, bytes changed", drift_bytes, UNPINNED, False, True),
+    ("no update checks: not pinned, mode drifted", drift_mode, UNPINNED, False, True),
+    ("no update checks: not pinned, the record is of another file", None,
+     dict(UNPINNED, filename="other.safetensors"), False, True),
+    ("no update checks: pinned to another commit", None, {"revision": "b" * 40}, False, True),
 ]
 
 
-@pytest.mark.parametrize("change, overrides, looked_at", [case[1:] for case in CHECK_CASES],
+@pytest.mark.parametrize("change, overrides, check_updates, looked_at", [case[1:] for case in CHECK_CASES],
                          ids=[case[0] for case in CHECK_CASES])
-def test_only_entries_a_run_could_change_are_checked(tmp_path, change, overrides, looked_at):
+def test_only_entries_a_run_could_change_are_checked(tmp_path, change, overrides, check_updates, looked_at):
     path, entry = place(tmp_path, "clip/model.safetensors")
     if change is not None:
         change(path)
     entry = dict((key, value) for key, value in dict(entry, **overrides).items() if value is not None)
-    checked = store_state.to_check([entry], str(tmp_path), os.getuid(), os.getgid(), 0o644)
-    assert checked == ([entry] if looked_at else [])
-
-
-FOLLOW_CASES = [
-    # (what happened, change to the file, entry overrides, must hf_model look at it?) with check_updates off
-    ("not pinned, in place as recorded", None, {"revision": "main", "sha256": None}, False),
-    ("not pinned, bytes changed", drift_bytes, {"revision": "main", "sha256": None}, True),
-    ("not pinned, mode drifted", drift_mode, {"revision": "main", "sha256": None}, True),
-    ("not pinned, the record is of another file", None, {"revision": "main", "sha256": None,
-                                                         "filename": "other.safetensors"}, True),
-    ("pinned to another commit", None, {"revision": "b" * 40}, True),
-]
-
-
-@pytest.mark.parametrize("change, overrides, looked_at", [case[1:] for case in FOLLOW_CASES],
-                         ids=[case[0] for case in FOLLOW_CASES])
-def test_without_update_checks_a_branch_entry_in_place_is_not_checked(tmp_path, change, overrides, looked_at):
-    path, entry = place(tmp_path, "clip/model.safetensors")
-    if change is not None:
-        change(path)
-    entry = dict((key, value) for key, value in dict(entry, **overrides).items() if value is not None)
-    checked = store_state.to_check([entry], str(tmp_path), os.getuid(), os.getgid(), 0o644, check_updates=False)
+    checked = store_state.to_check([entry], str(tmp_path), os.getuid(), os.getgid(), 0o644, check_updates)
     assert checked == ([entry] if looked_at else [])
 
 
