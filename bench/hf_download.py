@@ -44,7 +44,7 @@ def start_hub(workdir, big_bytes, shard_bytes, shards, sparse_bytes, small_bytes
     }
     (workdir / "repos.json").write_text(json.dumps(repos))
     process = subprocess.Popen(
-        [sys.executable, str(REPO_ROOT / "tests" / "fixtures" / "hf_hub_double.py"), "--root", str(workdir / "hub"),
+        [sys.executable, str(REPO_ROOT / "tests" / "doubles" / "hf_hub_double.py"), "--root", str(workdir / "hub"),
          "--port", "0", "--cdn-port", "0", "--repos", str(workdir / "repos.json")],
         stdout=subprocess.PIPE, text=True,
     )

@@ -5,7 +5,7 @@ Issue 9, case 10: a no-op model_store run with the production manifest must take
 
 1. generates the stand-ins of the production manifest (tests/fixtures/model_store_standins.py: the
    same entries, repositories, paths, destinations, links, pins and workflows, with small files) and
-   serves them with the loopback hub double (tests/fixtures/hf_hub_double.py);
+   serves them with the loopback hub double (tests/doubles/hf_hub_double.py);
 2. starts a container from the project's Debian 12 systemd image (the one the Molecule scenarios
    use) and converges the common, hf_client and model_store roles on it over the docker connection;
 3. times K runs of a playbook that applies the model_store role alone (each must report changed=0)
@@ -98,7 +98,7 @@ def start_hub(work, port):
         handle.write("---\n")
         yaml.safe_dump(overlay, handle, sort_keys=False, width=120)
     log = open(os.path.join(work, "hub.log"), "w", encoding="utf-8")
-    hub = subprocess.Popen([sys.executable, os.path.join(PROJECT, "tests", "fixtures", "hf_hub_double.py"),
+    hub = subprocess.Popen([sys.executable, os.path.join(PROJECT, "tests", "doubles", "hf_hub_double.py"),
                             "--root", os.path.join(work, "hub"), "--port", str(port), "--cdn-port", str(port + 1),
                             "--repos", os.path.join(work, "hub-repos.json")], stdout=log, stderr=subprocess.STDOUT)
     for _attempt in range(60):

@@ -2,6 +2,7 @@
 
 scripts/bootstrap links the checkout into .collections/; putting that folder on sys.path merges it
 into the ansible_collections namespace package next to the collections the ansible package ships.
+tests/unit (for `helpers.*`) and tests/doubles (the fake services) are importable too.
 """
 
 import sys
@@ -15,6 +16,8 @@ COLLECTIONS = REPO_ROOT / ".collections"
 if not (COLLECTIONS / "ansible_collections" / "ai4artsed" / "devserver").exists():
     raise RuntimeError("Run scripts/bootstrap first: it links this checkout into .collections/")
 sys.path.insert(0, str(COLLECTIONS))
+sys.path.insert(0, str(REPO_ROOT / "tests" / "doubles"))
+sys.path.insert(0, str(REPO_ROOT / "tests" / "unit"))
 
 
 @pytest.fixture

@@ -168,7 +168,7 @@ def hub_double_stopped():
     assert not _answers(HUB_PORT), "the hub double still answers"
     yield
     with open(work / "hub.log", "a", encoding="utf-8") as log:
-        hub = subprocess.Popen([sys.executable, str(PROJECT / "tests" / "fixtures" / "hf_hub_double.py"),
+        hub = subprocess.Popen([sys.executable, str(PROJECT / "tests" / "doubles" / "hf_hub_double.py"),
                                 "--root", str(work / "hub"), "--port", str(HUB_PORT), "--cdn-port", str(CDN_PORT),
                                 "--repos", str(work / "standins" / "hub-repos.json")],
                                stdout=log, stderr=subprocess.STDOUT, start_new_session=True)

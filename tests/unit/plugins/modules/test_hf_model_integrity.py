@@ -12,10 +12,10 @@ from pathlib import Path
 
 import pytest
 
-from hf_helpers import HubDouble, base, run_hf_model, safetensors_bytes, tree
+from helpers.hf import HubDouble, base, run_hf_model, safetensors_bytes, tree
 from ansible_collections.ai4artsed.devserver.plugins.module_utils import disk, hf_download
 
-REPO_ROOT = Path(__file__).resolve().parents[2]
+REPO_ROOT = Path(__file__).resolve().parents[4]
 COLLECTIONS = str(REPO_ROOT / ".collections")
 MODEL = safetensors_bytes("integrity", 256 * 1024)
 BIG = os.urandom(6 * 1024 * 1024)

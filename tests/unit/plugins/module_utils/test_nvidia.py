@@ -6,32 +6,12 @@ Secure Boot on or off x reboot auto or never.
 """
 
 import itertools
-import json
 import re
-from pathlib import Path
 
 import pytest
-from ansible.module_utils.testing import patch_module_args
 
 from ansible_collections.ai4artsed.devserver.plugins.module_utils import nvidia
-from ansible_collections.ai4artsed.devserver.plugins.modules import nvidia_driver_facts
-
-FIXTURES = Path(__file__).resolve().parent / "fixtures" / "nvidia"
-RTX = "NVIDIA RTX PRO 6000 Blackwell Workstation Edition"
-
-
-def fixture(name):
-    return (FIXTURES / name).read_text()
-
-
-def pci(address, device, klass="0x030000", vendor="0x10de"):
-    return {"address": address, "vendor": vendor, "device": device, "class": klass,
-            "subsystem_vendor": "0x10de", "subsystem_device": "0x204b", "driver": ""}
-
-
-# ------------------------------------------------------------------------------------------------
-# Parsers
-# ------------------------------------------------------------------------------------------------
+from helpers.nvidia_hosts import GPUS, KERNEL, PLATFORMS, RTX, fixture, host_facts, old_packages, pci
 
 @pytest.mark.parametrize(
     ("name", "fields", "expected"),
@@ -156,55 +136,6 @@ def test_parse_apt_policy_and_dpkg():
 # ------------------------------------------------------------------------------------------------
 # The plan over the whole matrix
 # ------------------------------------------------------------------------------------------------
-
-PLATFORMS = {
-    # platform: (repository kind, pinning packages, driver packages, headers meta package)
-    "Ubuntu-22.04": ("ubuntu-archive", [],
-                     ["nvidia-headless-580-server-open", "nvidia-utils-580-server", "nvidia-compute-utils-580-server"],
-                     "linux-headers-generic"),
-    "Ubuntu-24.04": ("ubuntu-archive", [],
-                     ["nvidia-headless-580-server-open", "nvidia-utils-580-server", "nvidia-compute-utils-580-server"],
-                     "linux-headers-generic"),
-    "Debian-12": ("cuda", ["nvidia-driver-pinning-580"],
-                  ["nvidia-driver-cuda", "nvidia-kernel-open-dkms", "nvidia-persistenced"], "linux-headers-amd64"),
-}
-GPUS = {
-    "none": [pci("0000:00:02.0", "0x4680", vendor="0x8086")],
-    "blackwell": [pci("0000:01:00.0", "0x2bb1"), pci("0000:01:00.1", "0x22e8", klass="0x040300")],
-    "older": [pci("0000:18:00.0", "0x2330", klass="0x030200")],  # H100 80GB HBM3 (Hopper)
-}
-SMI = {"blackwell": "smi-rtx-pro-6000.csv", "older": None}
-KERNEL = "6.8.0-45-generic"
-
-
-def old_packages(platform):
-    if platform == "Debian-12":
-        return {"nvidia-driver-pinning-570": "570.133.07-1", "nvidia-driver-cuda": "570.133.07-1",
-                "nvidia-kernel-open-dkms": "570.133.07-1", "nvidia-persistenced": "570.133.07-1"}
-    return {"nvidia-headless-570-server-open": "570.133.07-0ubuntu1", "nvidia-utils-570-server": "570.133.07-0ubuntu1",
-            "nvidia-compute-utils-570-server": "570.133.07-0ubuntu1"}
-
-
-def host_facts(platform, container, gpu, driver, secure_boot):
-    repo_kind, pinning, packages, headers = PLATFORMS[platform]
-    facts = nvidia.empty_facts()
-    facts.update(platform=platform, kernel=KERNEL, container="docker" if container else "",
-                 pci_devices=GPUS[gpu], secure_boot=secure_boot, mok_enrolled=False if secure_boot else None)
-    smi_line = fixture("smi-rtx-pro-6000.csv") if gpu == "blackwell" else (
-        "NVIDIA H100 80GB HBM3, 580.95.05, 81559, 00000000:18:00.0\n")
-    if gpu == "none":
-        return facts  # no GPU, so no driver either
-    if driver == "old":
-        facts.update(proc_version=fixture("proc-version-open-570.txt"), module_version="570.133.07",
-                     smi_output=smi_line.replace("580.95.05", "570.133.07"), packages=old_packages(platform))
-    elif driver == "current":
-        wanted = pinning + packages + ["build-essential", "dkms", headers, "linux-headers-" + KERNEL]
-        facts.update(proc_version=fixture("proc-version-open-580.txt"), module_version="580.95.05",
-                     smi_output=smi_line, packages=dict((name, "580.95.05-1") for name in wanted + ["cuda-keyring"]),
-                     persistenced={"load": "loaded", "active": "active", "enabled": "enabled"},
-                     repository_files=["/etc/apt/sources.list.d/ai4artsed-nvidia-cuda.list"])
-    return facts
-
 
 MATRIX = list(itertools.product(sorted(PLATFORMS), [True, False], sorted(GPUS), ["absent", "old", "current"],
                                 [True, False], ["auto", "never"]))
@@ -399,40 +330,3 @@ def test_verify_two_gpus_both_visible():
     assert nvidia.verify(facts, {}) == []
     gpus = nvidia.plan(facts, {})["gpus"]
     assert [(gpu["pci_address"], gpu["memory_mib"]) for gpu in gpus] == [("0000:01:00.0", 97887), ("0000:c1:00.0", 97887)]
-
-
-# ------------------------------------------------------------------------------------------------
-# The module: read-only, the same in check mode, overridable facts
-# ------------------------------------------------------------------------------------------------
-
-def run_module(capsys, args):
-    with patch_module_args(args), pytest.raises(SystemExit) as exit_info:
-        nvidia_driver_facts.main()
-    return exit_info.value.code, json.loads(capsys.readouterr().out)
-
-
-@pytest.mark.parametrize("check_mode", [False, True])
-def test_module_publishes_facts_and_plan_from_overridden_facts(capsys, check_mode):
-    override = host_facts("Ubuntu-24.04", False, "blackwell", "absent", False)
-    override.pop("platform")
-    code, result = run_module(capsys, {"platform": "Ubuntu-24.04", "facts_override": override,
-                                       "_ansible_check_mode": check_mode})
-    assert code == 0, result
-    assert result["changed"] is False
-    assert result["ansible_facts"]["nvidia_driver_state"] == "absent"
-    assert result["ansible_facts"]["nvidia_driver_gpus"] == [
-        {"pci_address": "0000:01:00.0", "pci_id": "10de:2bb1", "name": RTX, "memory_mib": None, "driver_version": ""}]
-    assert result["plan"]["packages"][0] == "nvidia-headless-580-server-open"
-
-
-def test_module_refuses_unknown_override_keys(capsys):
-    code, result = run_module(capsys, {"platform": "Debian-12", "facts_override": {"gpu": "yes"}})
-    assert code == 1
-    assert "facts_override has unknown keys gpu" in result["msg"]
-
-
-def test_module_on_this_machine_finds_no_gpu_or_a_container(capsys):
-    code, result = run_module(capsys, {"platform": "Debian-12", "kernel": "6.1.0-28-amd64"})
-    assert code == 0, result
-    assert result["plan"]["action"] == "skip"
-    assert result["plan"]["message"].startswith("skipped: ")

@@ -11,7 +11,7 @@ import pwd
 
 import pytest
 
-from model_trees import run_module
+from helpers.module_runner import run_module
 from ansible_collections.ai4artsed.devserver.plugins.module_utils import store_state
 from ansible_collections.ai4artsed.devserver.plugins.module_utils.hf_record import (
     STATE_DIR_NAME,

@@ -1,12 +1,10 @@
-"""Helpers for the model layout tests: build a tree from a small spec, snapshot it, run a module."""
+"""Helpers for the model layout tests: build a tree from a small spec, snapshot it, list the ledger."""
 
 import hashlib
 import json
 import os
 from collections import Counter
 
-import pytest
-from ansible.module_utils.testing import patch_module_args
 
 
 def build(root, spec):
@@ -62,9 +60,3 @@ def ledger(archive_root):
     with open(path) as handle:
         return [json.loads(line) for line in handle if line.strip()]
 
-
-def run_module(capsys, module, args):
-    """Run an Ansible module's main() with args; returns (exit code, result dict)."""
-    with patch_module_args(args), pytest.raises(SystemExit) as exit_info:
-        module.main()
-    return exit_info.value.code, json.loads(capsys.readouterr().out)

@@ -11,7 +11,7 @@ import yaml
 
 from ansible_collections.ai4artsed.devserver.plugins.module_utils import manifest as mf
 
-REPO_ROOT = Path(__file__).resolve().parents[2]
+REPO_ROOT = Path(__file__).resolve().parents[4]
 MANIFEST_PATH = REPO_ROOT / "roles" / "model_store" / "files" / "manifest.yml"
 
 # The reference workstation, as the issue lists it (root, dest).

@@ -9,7 +9,8 @@ import pytest
 from ansible_collections.ai4artsed.devserver.plugins.module_utils import archive
 from ansible_collections.ai4artsed.devserver.plugins.modules import model_archive
 
-from model_trees import build, contents, ledger, run_module, snapshot
+from helpers.model_trees import build, contents, ledger, snapshot
+from helpers.module_runner import run_module
 
 NOW = "2026-11-27T10:00:00Z"
 

@@ -8,7 +8,8 @@ import pytest
 from ansible_collections.ai4artsed.devserver.plugins.module_utils import archive
 from ansible_collections.ai4artsed.devserver.plugins.modules import model_archive, model_rollback
 
-from model_trees import build, contents, ledger, run_module, snapshot
+from helpers.model_trees import build, contents, ledger, snapshot
+from helpers.module_runner import run_module
 
 
 @pytest.fixture

@@ -6,7 +6,7 @@ import re
 
 import pytest
 
-from hf_helpers import HubDouble, base, run_hf_model, safetensors_bytes, tree
+from helpers.hf import HubDouble, base, run_hf_model, safetensors_bytes, tree
 from ansible_collections.ai4artsed.devserver.plugins.module_utils import hf_download, hf_store
 
 SIZE = 256 * 1024

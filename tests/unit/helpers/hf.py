@@ -1,29 +1,18 @@
 """Shared helpers for hf_model's tests: the hub double and a way to run the module in-process."""
 
-import json
 import os
-import sys
-from pathlib import Path
 
-import pytest
-from ansible.module_utils.testing import patch_module_args
+from hf_hub_double import HubDouble, safetensors_bytes
 
-sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "fixtures"))
-
-from hf_hub_double import HubDouble, safetensors_bytes  # noqa: E402  pylint: disable=wrong-import-position
-
-from ansible_collections.ai4artsed.devserver.plugins.modules import hf_model  # noqa: E402
+from ansible_collections.ai4artsed.devserver.plugins.modules import hf_model
+from helpers.module_runner import run_module
 
 __all__ = ["HubDouble", "safetensors_bytes", "run_hf_model"]
 
 
 def run_hf_model(capsys, args, check_mode=False, diff=False):
-    """Run hf_model's main() like Ansible would; return (failed, result)."""
-    arguments = dict(args, _ansible_check_mode=check_mode, _ansible_diff=diff)
-    with patch_module_args(arguments), pytest.raises(SystemExit) as exit_info:
-        hf_model.main()
-    result = json.loads(capsys.readouterr().out)
-    return exit_info.value.code != 0, result
+    """Run hf_model like Ansible would; return (failed, result)."""
+    return run_module(capsys, hf_model, args, check_mode=check_mode, diff=diff)
 
 
 # Helpers both hf_model test files use (the `store` fixture is in conftest.py).

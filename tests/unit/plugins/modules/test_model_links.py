@@ -9,7 +9,8 @@ from ansible_collections.ai4artsed.devserver.plugins.module_utils import archive
 from ansible_collections.ai4artsed.devserver.plugins.module_utils import hf_paths, layout
 from ansible_collections.ai4artsed.devserver.plugins.modules import model_links
 
-from model_trees import build, contents, ledger, run_module, snapshot
+from helpers.model_trees import build, contents, ledger, snapshot
+from helpers.module_runner import run_module
 
 QWEN = "vae/QwenImage/qwen_image_vae.safetensors"
 QWEN_LINK = "../../../../Models/vae/QwenImage/qwen_image_vae.safetensors"  # from models/vae/

@@ -1,14 +1,11 @@
-"""free_space's logic: which filesystem a (maybe not yet existing) path lands on, and how much fits."""
+"""disk: which filesystem a (maybe not yet existing) path lands on, and how much fits."""
 
-import json
 import os
 from collections import namedtuple
 
 import pytest
-from ansible.module_utils.testing import patch_module_args
 
 from ansible_collections.ai4artsed.devserver.plugins.module_utils import disk
-from ansible_collections.ai4artsed.devserver.plugins.modules import free_space
 
 FakeStatvfs = namedtuple("FakeStatvfs", "f_bavail f_frsize f_blocks")
 
@@ -76,27 +73,3 @@ def test_disk_space_counts_what_an_unprivileged_user_may_write(tree, stats, free
 def test_human_bytes_uses_decimal_units(count, text):
     assert disk.human_bytes(count) == text
 
-
-def run_module(capsys, args):
-    with patch_module_args(args), pytest.raises(SystemExit) as exit_info:
-        free_space.main()
-    return exit_info.value.code, json.loads(capsys.readouterr().out)
-
-
-@pytest.mark.parametrize("check_mode", [False, True])
-def test_module_reports_the_same_in_check_mode_and_changes_nothing(capsys, tree, check_mode):
-    target = tree / "home" / "ai4artsed" / "ai"
-    code, result = run_module(capsys, {"path": str(target), "_ansible_check_mode": check_mode})
-    assert code == 0
-    assert result["changed"] is False
-    assert result["checked_path"] == str(tree / "home" / "ai4artsed")
-    assert result["exists"] is False
-    assert result["free_bytes"] > 0
-    assert result["free_human"].endswith("B")
-    assert not target.exists()
-
-
-def test_module_requires_a_path(capsys):
-    code, result = run_module(capsys, {})
-    assert code == 1
-    assert "path" in result["msg"]

@@ -20,7 +20,7 @@ from hypothesis import strategies as st
 
 from ansible_collections.ai4artsed.devserver.plugins.module_utils import archive, layout
 
-from model_trees import build, contents, snapshot
+from helpers.model_trees import build, contents, snapshot
 
 PROFILES = {"default": 1000, "nightly": 20000}
 PROFILE = os.environ.get("HYPOTHESIS_PROFILE", "default")

@@ -16,7 +16,8 @@ import pytest
 from ansible_collections.ai4artsed.devserver.plugins.module_utils import layout
 from ansible_collections.ai4artsed.devserver.plugins.modules import model_links
 
-from model_trees import build, contents, run_module, snapshot
+from helpers.model_trees import build, contents, snapshot
+from helpers.module_runner import run_module
 
 STORE = {"vae/QwenImage/qwen_image_vae.safetensors": "qwen-vae", "clip/t5.safetensors": "t5",
          "clip/qwen_vl.safetensors": "qwen-vl", "loras/a.safetensors": "lora-a", "loras/sub/b.safetensors": "lora-b"}
