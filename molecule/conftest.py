@@ -9,8 +9,17 @@ import pytest
 
 
 @pytest.fixture
+def hub_double():
+    """Where the hub double that the scenario's prepare started listens: {url, cdn_url, pid}
+    (written by tests/doubles/hf_hub_double.py --port-file, see molecule/shared/start_hub_double.yml)."""
+    port_file = Path(os.environ["MOLECULE_EPHEMERAL_DIRECTORY"]) / "hub-double.json"
+    return json.loads(port_file.read_text(encoding="utf-8"))
+
+
+@pytest.fixture
 def run_playbook(request):
-    """Run a playbook of the requesting test's scenario against its instance; return (exit code, output)."""
+    """Run a playbook of the requesting test's scenario (a path relative to its folder, e.g.
+    ../shared/converge_model_store.yml) against its instance; return (exit code, output)."""
     scenario_dir = Path(str(request.path)).resolve().parent.parent
 
     def run(playbook, extra_vars=None, check=False):

@@ -5,7 +5,6 @@ import urllib.request
 
 import pytest
 
-HUB = "http://127.0.0.1:18080"
 MODELS = "/home/ai4artsed/ai/SwarmUI/Models"
 EXPECTED = [
     ("ai4artsed-test/sd35", "text_encoders/clip_g.safetensors", "clip/clip_g.safetensors"),
@@ -16,8 +15,8 @@ EXPECTED = [
 ]
 
 
-def hub_sha256(repo_id, path, token=None):
-    request = urllib.request.Request("%s/api/models/%s/tree/main?recursive=true" % (HUB, repo_id))
+def hub_sha256(hub_url, repo_id, path, token=None):
+    request = urllib.request.Request("%s/api/models/%s/tree/main?recursive=true" % (hub_url, repo_id))
     if token:
         request.add_header("Authorization", "Bearer " + token)
     with urllib.request.urlopen(request, timeout=10) as response:
@@ -32,16 +31,17 @@ def test_client_venv_has_the_pinned_client(host):
 
 
 @pytest.mark.parametrize(("repo_id", "path", "dest"), EXPECTED)
-def test_store_file_matches_the_hub_digest_and_belongs_to_the_service_user(host, repo_id, path, dest):
+def test_store_file_matches_the_hub_digest_and_belongs_to_the_service_user(host, hub_double, repo_id, path, dest):
     model = host.file("%s/%s" % (MODELS, dest))
     assert model.is_file and not model.is_symlink
-    assert model.sha256sum == hub_sha256(repo_id, path)
+    assert model.sha256sum == hub_sha256(hub_double["url"], repo_id, path)
     assert (model.user, model.group, model.mode) == ("ai4artsed", "ai4artsed", 0o644)
 
 
-def test_gated_file_downloaded_with_the_token(host):
+def test_gated_file_downloaded_with_the_token(host, hub_double):
     model = host.file(MODELS + "/vae/Flux/ae.safetensors")
-    assert model.sha256sum == hub_sha256("ai4artsed-test/flux-gated", "ae.safetensors", token="hf_test_accepted")
+    assert model.sha256sum == hub_sha256(hub_double["url"], "ai4artsed-test/flux-gated", "ae.safetensors",
+                                         token="hf_test_accepted")
 
 
 def test_pattern_download_skipped_files_that_do_not_match(host):
@@ -60,6 +60,6 @@ def test_every_file_has_a_record(host):
     assert len(records) == 5
 
 
-def test_the_token_never_reached_the_cdn():
-    with urllib.request.urlopen(HUB + "/_control/stats", timeout=10) as response:
+def test_the_token_never_reached_the_cdn(hub_double):
+    with urllib.request.urlopen(hub_double["url"] + "/_control/stats", timeout=10) as response:
         assert json.load(response)["cdn_auth_headers"] == 0

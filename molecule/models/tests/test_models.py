@@ -25,6 +25,7 @@ _REPOS, _OVERLAY, DIGESTS = standins()
 ENTRIES = dict((entry["name"], entry) for entry in MANIFEST["models"])
 EXPECTED = [(name, root_dest[0], root_dest[1], root_dest[2])
             for name, files in sorted(DIGESTS.items()) for root_dest in files.values()]
+CONVERGE = "../shared/converge_model_store.yml"  # with this scenario's group_vars (molecule.yml)
 LINKS = sorted((entry["comfyui_link"], entry["dest"]) for entry in MANIFEST["models"] if entry.get("comfyui_link"))
 
 
@@ -117,7 +118,7 @@ def _ran(plain, name):
 
 @pytest.mark.parametrize("check_updates", [False, True])
 def test_check_mode_on_the_converged_host_checks_only_what_can_change(run_playbook, check_updates):
-    code, output = run_playbook("converge.yml", {"model_store_check_updates": check_updates}, check=True)
+    code, output = run_playbook(CONVERGE, {"model_store_check_updates": check_updates}, check=True)
     assert code == 0, output
     plain = re.sub(r"\x1b\[[0-9;]*m", "", output)  # the verify step runs with colours forced
     summaries = [_ran(plain, "Downloads | Summary of the check, batch %s" % batch) for batch in ("store", "comfyui")]
@@ -147,34 +148,34 @@ def test_storage_report_playbook_prints_the_report_and_changes_nothing(host, run
     assert host.file("/home/ai4artsed/ai/storage-report.md").content_string == before
 
 
-HUB_PORT, CDN_PORT = 18090, 18091  # prepare.yml
-
-
-def _answers(port):
+def _answers(url):
+    host, port = url.rsplit("/", 1)[-1].split(":")
     with socket.socket() as probe:
-        return probe.connect_ex(("127.0.0.1", port)) == 0
+        return probe.connect_ex((host, int(port))) == 0
 
 
 @pytest.fixture
-def hub_double_stopped():
-    """Stop the hub double that prepare started (connections are refused), and start it again afterwards."""
+def hub_double_stopped(hub_double):
+    """Stop the hub double that prepare started (connections are refused), and start it again afterwards
+    on the same ports."""
     work = Path(os.environ["MOLECULE_EPHEMERAL_DIRECTORY"])
     pidfile = work / "hub.pid"
     os.kill(int(pidfile.read_text()), signal.SIGTERM)
     for _attempt in range(50):
-        if not _answers(HUB_PORT) and not _answers(CDN_PORT):
+        if not _answers(hub_double["url"]) and not _answers(hub_double["cdn_url"]):
             break
         time.sleep(0.1)
-    assert not _answers(HUB_PORT), "the hub double still answers"
+    assert not _answers(hub_double["url"]), "the hub double still answers"
     yield
+    ports = [url.rsplit(":", 1)[-1] for url in (hub_double["url"], hub_double["cdn_url"])]
     with open(work / "hub.log", "a", encoding="utf-8") as log:
         hub = subprocess.Popen([sys.executable, str(PROJECT / "tests" / "doubles" / "hf_hub_double.py"),
-                                "--root", str(work / "hub"), "--port", str(HUB_PORT), "--cdn-port", str(CDN_PORT),
+                                "--root", str(work / "hub"), "--port", ports[0], "--cdn-port", ports[1],
                                 "--repos", str(work / "standins" / "hub-repos.json")],
                                stdout=log, stderr=subprocess.STDOUT, start_new_session=True)
     pidfile.write_text(str(hub.pid))
     for _attempt in range(100):
-        if _answers(HUB_PORT):
+        if _answers(hub_double["url"]):
             break
         time.sleep(0.1)
 
@@ -183,7 +184,7 @@ def test_the_converged_host_re_runs_with_the_hub_unreachable(run_playbook, hub_d
     # The stand-ins of the same files, each pinned to a commit with its sha256 (manifest-offline.yml, from
     # tests/fixtures/model_store_standins.py): with valid records, hf_model asks the hub nothing.
     offline = os.environ["MOLECULE_EPHEMERAL_DIRECTORY"] + "/standins/manifest-offline.yml"
-    code, output = run_playbook("converge.yml", {"model_store_manifest": offline})
+    code, output = run_playbook(CONVERGE, {"model_store_manifest": offline})
     plain = re.sub(r"\x1b\[[0-9;]*m", "", output)
     assert code == 0, plain[-3000:]
     assert re.search(r"^devserver-models\s*:\s*ok=\d+\s+changed=0\b", plain, re.MULTILINE), plain[-1500:]
