@@ -17,7 +17,9 @@ find_python() {
 
 ensure_venv() {
   local stamp="$VENV_DIR/.requirements.sha256" want python
-  want="$(cat "$REPO_ROOT"/requirements.txt "$REPO_ROOT"/requirements-dev.txt | sha256sum | cut -d' ' -f1)"
+  # Every file requirements-dev.txt includes counts: a changed pin rebuilds the venv.
+  want="$(cat "$REPO_ROOT"/requirements.txt "$REPO_ROOT"/requirements-dev.txt \
+    "$REPO_ROOT"/roles/hf_client/files/requirements.txt | sha256sum | cut -d' ' -f1)"
   if [ -x "$VENV_DIR/bin/python" ] && [ "$(cat "$stamp" 2>/dev/null)" = "$want" ]; then
     return 0
   fi
@@ -33,8 +35,9 @@ ensure_venv() {
   echo "$want" >"$stamp"
 }
 
-# apt-get install, updating the package lists once per run.
+# apt-get install, updating the package lists once per run. Only root may; anyone else is told what to run.
 apt_install() {
+  [ "$(id -u)" -eq 0 ] || die "this needs $* from Debian, which only root can install: sudo apt-get install $*"
   if [ -z "${__APT_UPDATED:-}" ]; then
     DEBIAN_FRONTEND=noninteractive apt-get update -q >/dev/null
     __APT_UPDATED=1
