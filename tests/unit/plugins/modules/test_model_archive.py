@@ -6,7 +6,7 @@ import os
 
 import pytest
 
-from ansible_collections.ai4artsed.devserver.plugins.module_utils import archive
+from ansible_collections.ai4artsed.devserver.plugins.module_utils import archive, store_cleanup
 from ansible_collections.ai4artsed.devserver.plugins.modules import model_archive
 
 from helpers.model_trees import build, contents, ledger, snapshot
@@ -176,13 +176,13 @@ def test_merge_refuses_a_destination_that_is_not_a_real_directory(roots):
     store, _archive_root = roots
     build(store, {"VAE/a": "a", "vae": ("link", "VAE")})
     with pytest.raises(archive.ArchiveError, match="not a real directory"):
-        archive.plan_merge(str(store), "VAE", "vae")
+        store_cleanup.plan_merge(str(store), "VAE", "vae")
 
 
 def test_merge_skips_a_deprecated_folder_that_is_only_a_symlink(roots):
     store, _archive_root = roots
     build(store, {"vae/a": "a", "VAE": ("link", "vae")})
-    assert [entry["action"] for entry in archive.plan_merge(str(store), "VAE", "vae")] == ["skip"]
+    assert [entry["action"] for entry in store_cleanup.plan_merge(str(store), "VAE", "vae")] == ["skip"]
 
 
 def test_a_ledger_line_that_is_not_json_is_reported_and_the_others_are_read(roots):
