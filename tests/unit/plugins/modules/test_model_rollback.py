@@ -25,7 +25,7 @@ def world(tmp_path):
     archive.archive_path(str(store / "clip/t5.safetensors"), str(store), str(archive_root), "r3",
                          now="2026-11-25T10:00:00Z")
     plan = store_cleanup.plan_model_archive(str(store), str(archive_root), merges=[{"src": "VAE", "dest": "vae"}],
-                                      reason="x")
+                                            reason="x")
     store_cleanup.apply_archive_plan(str(store), str(archive_root), plan, now="2026-11-26T10:00:00Z")
     return store, archive_root
 
