@@ -19,7 +19,7 @@ from ansible_collections.ai4artsed.devserver.plugins.module_utils import fileuti
     ("/anything", "/", True),
     ("vae/QwenImage/x.safetensors", "vae", True),  # clean relative paths (the manifest's dests)
     ("vae2/x.safetensors", "vae", False),
-], ids=lambda value: str(value))
+], ids=str)
 def test_is_inside(path, root, inside):
     assert fileutil.is_inside(path, root) is inside
 
