@@ -27,7 +27,7 @@ from pathlib import Path
 REPO_ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(REPO_ROOT / ".collections"))
 
-from ansible_collections.ai4artsed.devserver.plugins.module_utils import hf_record  # noqa: E402
+from ansible_collections.ai4artsed.devserver.plugins.module_utils import fileutil, hf_record  # noqa: E402
 from ansible_collections.ai4artsed.devserver.plugins.module_utils.hf_store import Settings, run  # noqa: E402
 
 SPARSE_SHA = "ab" * 32
@@ -124,8 +124,8 @@ def verified_store(scratch, endpoint, repo_id, size):
         with open(dest, "wb") as handle:
             handle.truncate(size)
         origin = {"repo_id": repo_id, "repo_type": "model", "filename": name, "commit": commit, "git_oid": None}
-        hf_record.write_json_atomically(hf_record.record_path(str(root / ".hf_model"), str(root), str(dest)),
-                                        hf_record.make_record(os.stat(dest), SPARSE_SHA, origin))
+        fileutil.write_json_atomically(hf_record.record_path(str(root / ".hf_model"), str(root), str(dest)),
+                                       hf_record.make_record(os.stat(dest), SPARSE_SHA, origin))
     return root, commit
 
 

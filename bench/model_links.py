@@ -18,7 +18,7 @@ import time
 REPO_ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 sys.path.insert(0, os.path.join(REPO_ROOT, ".collections"))
 
-from ansible_collections.ai4artsed.devserver.plugins.module_utils import layout  # noqa: E402
+from ansible_collections.ai4artsed.devserver.plugins.module_utils import layout, layout_cache  # noqa: E402
 
 FOLDERS = ["checkpoints", "clip", "diffusion_models", "loras", "vae", "unet", "text_encoders", "controlnet",
            "upscale_models", "embeddings"]
@@ -81,8 +81,8 @@ def main():
             assert not again.changed and again.unchanged == len(links) and again.verified == verify
             return again
 
-        time.sleep(layout.RACY_NS / 1e9 + 0.1)  # directories changed by the build are racy until then
-        assert layout.write_verification(recheck("full"))
+        time.sleep(layout_cache.RACY_NS / 1e9 + 0.1)  # directories changed by the build are racy until then
+        assert layout_cache.write_verification(recheck("full"))
         recheck_seconds, _plan = best(lambda: recheck("fast"), options.repeat)
         full_seconds, _plan = best(lambda: recheck("full"), options.repeat)
         walk_seconds, entries = best(lambda: scandir_walk(link_root), options.repeat)

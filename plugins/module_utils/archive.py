@@ -1,7 +1,7 @@
 # -*- coding: utf-8 -*-
 # Copyright: (c) 2026, AI4ArtsEd DevServer team
 # GNU General Public License v3.0+ (see https://www.gnu.org/licenses/gpl-3.0.txt)
-"""The model archive: move instead of delete, a ledger of every move, and rollback.
+"""The model archive: move instead of delete, and a ledger of every move.
 
 Nothing here deletes a regular file or a directory. Files leave the model tree only by
 os.rename() into the archive (one filesystem; a move across filesystems is refused, never done
@@ -10,7 +10,8 @@ as copy + delete), and every move appends one JSON line to archive_root/ledger.j
     {"time": "...+00:00", "from": "/abs/original", "to": "/abs/archive/...", "size": 123,
      "sha256": "..." or null, "reason": "..."}
 
-Rollback replays that ledger backwards. A restoration is itself a ledger line with
+Rollback (rollback.py) replays that ledger backwards; planning which files a clean-up moves is in
+store_cleanup.py. A restoration is itself a ledger line with
 "action": "restore" (from = where the file was, to = where it is put back), so a second rollback
 finds nothing left to do. Two kinds of line move no bytes and are not replayed: "action": "unlink"
 (a symlink the link layout removed: from = where it was, link = its value) and "action":
@@ -29,19 +30,25 @@ __metaclass__ = type
 import datetime
 import errno
 import fcntl
-import hashlib
 import json
 import os
 import stat
 
-from ansible_collections.ai4artsed.devserver.plugins.module_utils.disk import existing_ancestor
+from ansible_collections.ai4artsed.devserver.plugins.module_utils.fileutil import (
+    CHUNK,
+    is_inside,
+    make_folder,
+    same_filesystem,
+    sha256_file,
+    symlinked_component,
+    tree_size,
+)
 
 LEDGER_NAME = "ledger.jsonl"
 TORN_PREFIX = "ledger.torn-"
 RESTORE_ACTION = "restore"
 UNLINK_ACTION = "unlink"
 SET_ASIDE_ACTION = "set-aside"
-_CHUNK = 1024 * 1024
 
 
 class ArchiveError(Exception):
@@ -79,53 +86,6 @@ def parse_time(text):
     return parsed
 
 
-def sha256_file(path):
-    digest = hashlib.sha256()
-    with open(path, "rb") as handle:
-        for block in iter(lambda: handle.read(_CHUNK), b""):
-            digest.update(block)
-    return digest.hexdigest()
-
-
-def tree_size(path):
-    """Bytes of a regular file, or of all regular files below a directory (links not followed).
-
-    A symlink holds no data: 0.
-    """
-    info = os.lstat(path)
-    if stat.S_ISREG(info.st_mode):
-        return info.st_size
-    if not stat.S_ISDIR(info.st_mode):
-        return 0
-    total = 0
-    for top, _dirs, files in os.walk(path):
-        for name in files:
-            member = os.lstat(os.path.join(top, name))
-            if stat.S_ISREG(member.st_mode):
-                total += member.st_size
-    return total
-
-
-def is_inside(path, root):
-    """Whether the absolute, normalised path is root itself or below it (lexically)."""
-    path = os.path.normpath(path)
-    root = os.path.normpath(root)
-    return path == root or path.startswith(root.rstrip(os.sep) + os.sep)
-
-
-def symlinked_component(path, root):
-    """The first directory between root (exclusive) and path (exclusive) that is a symlink, or None."""
-    relative = os.path.relpath(os.path.dirname(path), root)
-    if relative == os.curdir:
-        return None
-    current = root
-    for part in relative.split(os.sep):
-        current = os.path.join(current, part)
-        if os.path.islink(current):
-            return current
-    return None
-
-
 def free_name(path):
     """path itself when free, else path.archived-1, path.archived-2, ... (never overwrite)."""
     if not os.path.lexists(path):
@@ -136,28 +96,13 @@ def free_name(path):
     return "%s.archived-%d" % (path, number)
 
 
-def same_filesystem(path, directory):
-    """Whether os.rename(path, <inside directory>) stays on one filesystem (directory may not exist yet)."""
-    return os.lstat(path).st_dev == os.stat(existing_ancestor(directory, os.path.lexists)).st_dev
-
-
-def _make_folder(path):
-    """makedirs that accepts a folder a parallel move (hf_model archives with several workers) made first."""
-    if not os.path.isdir(path):
-        try:
-            os.makedirs(path)
-        except OSError:
-            if not os.path.isdir(path):
-                raise
-
-
 def append_ledger(archive_root, record, now=None):
     """Append one JSON line and fsync, so a record survives a crash right after the move.
 
     Holds an exclusive lock on the ledger (parallel downloads and other runs append too), and sets
     a torn last line aside first (see _set_aside_torn_tail), so the record starts on its own line.
     """
-    _make_folder(archive_root)
+    make_folder(archive_root)
     path = os.path.join(archive_root, LEDGER_NAME)
     descriptor = os.open(path, os.O_RDWR | os.O_APPEND | os.O_CREAT, 0o666)
     try:
@@ -179,7 +124,7 @@ def _last_line_start(descriptor, size):
     """Offset just after the last newline in the first `size` bytes (0 when there is none)."""
     end = size
     while end > 0:
-        start = max(0, end - _CHUNK)
+        start = max(0, end - CHUNK)
         block = os.pread(descriptor, end - start, start)
         newline = block.rfind(b"\n")
         if newline >= 0:
@@ -288,7 +233,7 @@ def move_with_record(source, destination, archive_root, reason, sha256=None, now
             " (model_store_archive_dir, common_archive_dir) and run again." % (source, destination)
         )
     size = tree_size(source)
-    _make_folder(parent)
+    make_folder(parent)
     try:
         os.rename(source, destination)
     except OSError as error:
@@ -391,329 +336,3 @@ def archive_path(path, root, archive_root, reason, sha256=None, now=None):
         # tree rarely, and only once.
         sha256 = sha256_file(path)
     return move_with_record(path, destination, archive_root, reason, sha256=sha256, now=now)
-
-
-# Rollback ------------------------------------------------------------------------------------
-
-
-def outstanding_moves(records):
-    """The moves not yet undone, oldest first: an archive line is undone by a later restore line
-    whose 'from' is that line's 'to' (its current place)."""
-    outstanding = {}
-    order = []
-    for index, record in enumerate(records):
-        if record.get("action") in (UNLINK_ACTION, SET_ASIDE_ACTION) or not record.get("to"):
-            continue  # no bytes were moved: nothing to put back
-        if record.get("action") == RESTORE_ACTION:
-            outstanding.pop(record.get("from"), None)
-        else:
-            outstanding[record["to"]] = index
-            order.append(index)
-    return [records[index] for index in order if outstanding.get(records[index]["to"]) == index]
-
-
-def plan_rollback(archive_root, since=None, path_prefix=None, problems=None):
-    """What a rollback would do, newest move first: a list of dicts with 'state' one of
-    'restore' (will be put back), 'conflict' (something exists at the original place: left alone),
-    'missing' (no longer where the ledger says). Changes nothing. Torn ledger lines are described
-    in `problems` (a list, when given)."""
-    archive_root = os.path.abspath(archive_root)
-    since_time = parse_time(since) if since else None
-    prefix = os.path.normpath(os.path.abspath(path_prefix)) if path_prefix else None
-    occupied = set()
-    freed = set()
-    plan = []
-    for record in reversed(outstanding_moves(read_ledger(archive_root, problems))):
-        if since_time is not None and parse_time(record["time"]) < since_time:
-            continue
-        if prefix is not None and not is_inside(record["from"], prefix):
-            continue
-        original, current = record["from"], record["to"]
-        entry = {"from": current, "to": original, "size": record.get("size"), "sha256": record.get("sha256"),
-                 "archived_at": record["time"], "archive_reason": record.get("reason")}
-        problem = None
-        if not _present(current, occupied, freed):
-            entry["state"] = "missing"
-            problem = "%s is no longer there; nothing to put back" % current
-        elif current not in occupied and not _still_what_was_moved(current, record):
-            entry["state"] = "conflict"
-            problem = ("%s is no longer what was moved there (%s bytes); left alone (something replaced it since)"
-                       % (current, record.get("size")))
-        elif _present(original, occupied, freed):
-            entry["state"] = "conflict"
-            problem = "%s exists again; left alone (move it away and run the rollback again)" % original
-        else:
-            blocker = _blocking_parent(original, occupied)
-            if blocker:
-                entry["state"] = "conflict"
-                problem = blocker
-            else:
-                entry["state"] = "restore"
-                occupied.add(original)
-                freed.add(current)
-                occupied.discard(current)
-                freed.discard(original)
-        if problem:
-            entry["problem"] = problem
-        plan.append(entry)
-    return plan
-
-
-def _still_what_was_moved(path, record):
-    """Whether path still looks like what the record moved there (same size; a file is still a file).
-
-    A move into a live place (a merge destination, ComfyUI's folder) can be replaced later, for
-    example by a link: that must not be moved back in its stead. Sizes only: hashing every file
-    on each rollback plan would take too long."""
-    if record.get("size") is None:
-        return True
-    if record.get("sha256") and not stat.S_ISREG(os.lstat(path).st_mode):
-        return False
-    return tree_size(path) == record["size"]
-
-
-def _present(path, occupied, freed):
-    """Whether path exists once the restorations planned so far are done."""
-    return path in occupied or (path not in freed and os.path.lexists(path))
-
-
-def _blocking_parent(original, occupied):
-    """Why the parent of original cannot take it back, or None."""
-    parent = os.path.dirname(original)
-    if parent in occupied:
-        return None
-    nearest = existing_ancestor(parent, os.path.lexists)
-    if os.path.islink(nearest):
-        return "the parent %s of %s is a symlink; refusing to restore through it" % (nearest, original)
-    if not os.path.isdir(nearest):
-        return "%s is in the way of the directory %s" % (nearest, parent)
-    return None
-
-
-def apply_rollback(archive_root, plan, now=None):
-    """Carry out the 'restore' entries of plan_rollback(); returns the restore ledger records."""
-    archive_root = os.path.abspath(archive_root)
-    done = []
-    for entry in plan:
-        if entry["state"] != "restore":
-            continue
-        record = move_with_record(
-            entry["from"], entry["to"], archive_root, "rollback of: %s" % entry.get("archive_reason"),
-            sha256=entry.get("sha256"), now=now, extra={"action": RESTORE_ACTION},
-        )
-        done.append(record)
-    return done
-
-
-# Merging deprecated folders and archiving unlisted files (model_archive) ----------------------
-
-
-def _inside_root(root, relative, what):
-    path = os.path.normpath(os.path.join(root, relative))
-    if not is_inside(path, root) or path == os.path.normpath(root):
-        raise ArchiveError("The %s %r is not a folder inside %s; give a path relative to it" % (what, relative, root))
-    return path
-
-
-def _walk_entries(top):
-    """(relative path, lstat result) of every non-directory entry below top, links not followed, sorted."""
-    found = []
-    for current, dirs, files in os.walk(top):
-        dirs.sort()
-        names = list(files) + [name for name in dirs if os.path.islink(os.path.join(current, name))]
-        for name in sorted(names):
-            path = os.path.join(current, name)
-            found.append((os.path.relpath(path, top), os.lstat(path)))
-    return found
-
-
-def same_content(first, second, hashes=None):
-    """Whether two regular files hold the same bytes (size, then sha256); returns (equal, sha256 of first)."""
-    hashes = {} if hashes is None else hashes
-    first_info, second_info = os.lstat(first), os.lstat(second)
-    if not (stat.S_ISREG(first_info.st_mode) and stat.S_ISREG(second_info.st_mode)):
-        return False, None
-    if first_info.st_size != second_info.st_size:
-        return False, None
-    for path in (first, second):
-        if path not in hashes:
-            hashes[path] = sha256_file(path)
-    return hashes[first] == hashes[second], hashes[first]
-
-
-def plan_merge(root, source, destination, unwanted=None):
-    """Plan merging the deprecated folder root/source into root/destination (e.g. VAE -> vae).
-
-    Each entry of source: 'move' into destination when absent there, 'archive' when destination
-    holds an identical file, 'conflict' (kept where it is, reported) when it holds something
-    else. When nothing is left in conflict, the emptied source folder itself is archived.
-    unwanted(path relative to root) -> reason or None: a regular file whose new place is unwanted
-    (not listed) is archived instead, whatever the destination holds.
-    """
-    root = os.path.abspath(root)
-    source_path = _inside_root(root, source, "deprecated folder")
-    destination_path = _inside_root(root, destination, "merge destination")
-    if is_inside(source_path, destination_path) or is_inside(destination_path, source_path):
-        raise ArchiveError("Cannot merge %s into %s: one is inside the other" % (source_path, destination_path))
-    for path in (source_path, destination_path):
-        through = symlinked_component(path, root)
-        if through:
-            raise ArchiveError("Refusing to merge through the symlinked directory %s" % through)
-    if os.path.islink(destination_path) or (os.path.lexists(destination_path) and not os.path.isdir(destination_path)):
-        raise ArchiveError(
-            "Cannot merge into %s: it is not a real directory. Make it one and run again." % destination_path
-        )
-    if not os.path.lexists(source_path):
-        return []
-    if os.path.islink(source_path) or not os.path.isdir(source_path):
-        return [{"action": "skip", "path": source_path,
-                 "problem": "%s is not a real directory; nothing merged from it" % source_path}]
-    reason = "merge of deprecated %s/ into %s/" % (source, destination)
-    plan, hashes, conflicts = [], {}, 0
-    planned_dirs = set()
-    for relative, info in _walk_entries(source_path):
-        path = os.path.join(source_path, relative)
-        target = os.path.join(destination_path, relative)
-        why = unwanted(os.path.relpath(target, root)) if unwanted and stat.S_ISREG(info.st_mode) else None
-        if why:
-            plan.append({"action": "archive", "path": path, "size": info.st_size, "reason": why})
-            continue
-        blocker = _blocking_parent_in(destination_path, target, planned_dirs)
-        if blocker:
-            conflicts += 1
-            plan.append({"action": "conflict", "path": path, "to": target, "problem": blocker})
-            continue
-        if not os.path.lexists(target):
-            plan.append({"action": "move", "path": path, "to": target, "size": tree_size(path), "reason": reason})
-            parent = os.path.dirname(target)
-            while parent != destination_path and parent not in planned_dirs:
-                planned_dirs.add(parent)
-                parent = os.path.dirname(parent)
-            continue
-        equal, digest = same_content(path, target, hashes)
-        if equal:
-            plan.append({"action": "archive", "path": path, "to": target, "size": info.st_size, "sha256": digest,
-                         "reason": "identical duplicate of %s (%s)" % (target, reason)})
-        else:
-            conflicts += 1
-            plan.append({"action": "conflict", "path": path, "to": target, "problem": (
-                "%s (%d bytes) differs from %s (%s); both kept, decide by hand" % (
-                    path, info.st_size, target, _describe(target)))})
-    if not conflicts:
-        plan.append({"action": "archive", "path": source_path, "size": 0,
-                     "reason": "emptied deprecated folder (%s)" % reason})
-    return plan
-
-
-def _describe(path):
-    info = os.lstat(path)
-    if stat.S_ISLNK(info.st_mode):
-        return "a symlink"
-    if stat.S_ISDIR(info.st_mode):
-        return "a directory"
-    return "%d bytes" % info.st_size
-
-
-def _blocking_parent_in(top, target, planned_dirs):
-    """Why a parent of target (below top) cannot be a directory to move into, or None."""
-    parent = os.path.dirname(target)
-    while parent != top and is_inside(parent, top):
-        if parent not in planned_dirs and os.path.lexists(parent) and (
-                os.path.islink(parent) or not os.path.isdir(parent)):
-            return "%s is in the way of the directory %s; kept where it is" % (parent, os.path.dirname(target))
-        parent = os.path.dirname(parent)
-    return None
-
-
-def plan_unlisted(root, listed, archive_root=None):
-    """Plan archiving every regular file below root that `listed` (paths relative to root) leaves out.
-
-    Names starting with a dot (sidecar records, the tools' own state) are never touched, and
-    neither are symlinks or the archive itself when it sits below root.
-    """
-    root = os.path.abspath(root)
-    keep = set(os.path.normpath(item) for item in listed)
-    skip = os.path.abspath(archive_root) if archive_root else None
-    plan = []
-    for current, dirs, files in os.walk(root):
-        dirs[:] = sorted(name for name in dirs if not name.startswith(".")
-                         and not (skip and os.path.join(current, name) == skip))
-        for name in sorted(files):
-            path = os.path.join(current, name)
-            if name.startswith(".") or not os.path.isfile(path) or os.path.islink(path):
-                continue
-            relative = os.path.relpath(path, root)
-            if relative not in keep:
-                plan.append({"action": "archive", "path": path, "size": os.lstat(path).st_size,
-                             "reason": "no longer listed in the model manifest"})
-    return plan
-
-
-def apply_archive_plan(root, archive_root, plan, now=None, done=None):
-    """Carry out 'move' and 'archive' entries (in order); returns the ledger records written.
-
-    done: a list the records are appended to as they are written, so a caller that catches a refusal
-    half-way still knows what moved.
-    """
-    records = [] if done is None else done
-    for entry in plan:
-        if entry["action"] == "archive":
-            records.append(archive_path(entry["path"], root, archive_root, entry["reason"],
-                                        sha256=entry.get("sha256"), now=now))
-        elif entry["action"] == "move":
-            check_archivable(entry["path"], root, archive_root)
-            records.append(move_with_record(entry["path"], entry["to"], os.path.abspath(archive_root),
-                                            entry["reason"], sha256=entry.get("sha256"), now=now))
-    return records
-
-
-def plan_model_archive(root, archive_root, paths=(), merges=(), archive_unlisted=False, listed=(),
-                       reason="archived by model_archive"):
-    """The whole model_archive plan: merges, then named paths, then (opt-in) unlisted store files.
-
-    With archive_unlisted, a file a merge would move is archived instead when its new place is not
-    listed, so the plan is the same whether it is only reported (check mode) or carried out.
-    """
-    root = os.path.abspath(root)
-    archive_root = os.path.abspath(archive_root)
-    if is_inside(archive_root, root) or is_inside(root, archive_root):
-        raise ArchiveError("The archive %s and the tree %s must not be inside one another" % (archive_root, root))
-    keep = set(os.path.normpath(item) for item in listed)
-    plan, taken, sources = [], set(), []
-    for merge in merges:
-        source_path = _inside_root(root, merge["src"], "deprecated folder")
-        sources.append(source_path)
-        unwanted = None
-        if archive_unlisted:
-            def unwanted(relative, folder=merge["src"]):
-                if relative in keep or os.path.basename(relative).startswith("."):
-                    return None
-                return "no longer listed in the model manifest (was in deprecated %s/)" % folder
-        for entry in plan_merge(root, merge["src"], merge["dest"], unwanted=unwanted):
-            plan.append(entry)
-            taken.add(entry["path"])
-    for item in paths:
-        path = _inside_root(root, item, "path to archive")
-        if os.path.lexists(path) and path not in taken:
-            plan.append({"action": "archive", "path": path, "size": tree_size(path), "reason": reason})
-            taken.add(path)
-    if archive_unlisted:
-        for entry in plan_unlisted(root, keep, archive_root):
-            if entry["path"] in taken or any(is_inside(entry["path"], source) for source in sources):
-                continue
-            if any(is_inside(entry["path"], other) for other in taken):
-                continue
-            plan.append(entry)
-    check_plan(root, archive_root, plan)
-    return plan
-
-
-def check_plan(root, archive_root, plan):
-    """Every check a move makes, made before the first one, so a refusal moves nothing (ArchiveError)."""
-    for entry in plan:
-        if entry["action"] in ("archive", "move"):
-            check_archivable(entry["path"], root, archive_root)
-            if entry["action"] == "move" and not same_filesystem(entry["path"], os.path.dirname(entry["to"])):
-                raise ArchiveError(
-                    "Cannot move %s to %s: they are on different filesystems, and files are only moved, never"
-                    " copied and deleted. Nothing was moved." % (entry["path"], entry["to"]))

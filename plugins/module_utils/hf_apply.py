@@ -18,13 +18,13 @@ import time
 from contextlib import contextmanager
 
 from ansible_collections.ai4artsed.devserver.plugins.module_utils.archive import ArchiveError, archive_path
+from ansible_collections.ai4artsed.devserver.plugins.module_utils.fileutil import fsync_directory, write_json_atomically
 from ansible_collections.ai4artsed.devserver.plugins.module_utils.hf_download import HfModelError, Transfer
 from ansible_collections.ai4artsed.devserver.plugins.module_utils.hf_lock import DestinationLock, LockHeld
 from ansible_collections.ai4artsed.devserver.plugins.module_utils.hf_paths import partial_paths
 from ansible_collections.ai4artsed.devserver.plugins.module_utils.hf_record import (
     make_record,
     record_path,
-    write_json_atomically,
 )
 
 WRITING_ACTIONS = ("download", "replace", "adopt", "relabel", "archive")
@@ -162,7 +162,7 @@ def _download_verify_install(plan, settings, progress, result):
             plan.dest, settings, "hf_model: replaced by the verified %s/%s at %s" % (
                 request["repo_id"], request["filename"], plan.remote.commit), None)["to"]
     os.replace(partial, plan.dest)
-    _fsync_directory(os.path.dirname(plan.dest))
+    fsync_directory(os.path.dirname(plan.dest))
     os.unlink(partial_meta)
     _write_record(plan, settings, sha256, git_oid if not plan.expected_sha256 else None, plan.remote.commit)
 
@@ -181,11 +181,3 @@ def _check_size(plan, transfer):
             plan.remote.size, transfer.partial, plan.dest),
         expected=plan.remote.size, actual=on_disk,
     )
-
-
-def _fsync_directory(path):
-    descriptor = os.open(path, os.O_RDONLY)
-    try:
-        os.fsync(descriptor)
-    finally:
-        os.close(descriptor)

@@ -26,12 +26,9 @@ import time
 from types import SimpleNamespace
 
 from ansible_collections.ai4artsed.devserver.plugins.module_utils.disk import disk_space, human_bytes
+from ansible_collections.ai4artsed.devserver.plugins.module_utils.fileutil import write_json_atomically
 from ansible_collections.ai4artsed.devserver.plugins.module_utils.hf_paths import partial_paths
-from ansible_collections.ai4artsed.devserver.plugins.module_utils.hf_record import (
-    RECORD_VERSION,
-    read_record,
-    write_json_atomically,
-)
+from ansible_collections.ai4artsed.devserver.plugins.module_utils.hf_record import RECORD_VERSION, read_record
 
 DEFAULT_ENDPOINT = "https://huggingface.co"
 CHUNK_SIZE = 4 * 1024 * 1024

@@ -17,12 +17,9 @@ __metaclass__ = type
 import json
 import os
 
+from ansible_collections.ai4artsed.devserver.plugins.module_utils.fileutil import write_json_atomically
 from ansible_collections.ai4artsed.devserver.plugins.module_utils.hf_paths import PathRefused, resolve_inside
-from ansible_collections.ai4artsed.devserver.plugins.module_utils.hf_record import (
-    RECORD_VERSION,
-    read_record,
-    write_json_atomically,
-)
+from ansible_collections.ai4artsed.devserver.plugins.module_utils.hf_record import RECORD_VERSION, read_record
 
 
 def expansion_path(state_dir, root, dest):

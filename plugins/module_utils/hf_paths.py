@@ -12,6 +12,8 @@ __metaclass__ = type
 
 import os
 
+from ansible_collections.ai4artsed.devserver.plugins.module_utils.fileutil import is_inside
+
 
 class PathRefused(ValueError):
     """A destination that would write outside the allowed root."""
@@ -25,12 +27,12 @@ def resolve_inside(root, path):
     """
     root_abs = os.path.realpath(root)
     candidate = os.path.normpath(os.path.join(root_abs, path))
-    if os.path.isabs(path) and not _inside(candidate, root_abs):
+    if os.path.isabs(path) and not is_inside(candidate, root_abs):
         # An absolute dest given in terms of the unresolved root (/home/x/Models/...) is fine.
         unresolved = os.path.normpath(os.path.abspath(root))
-        if _inside(candidate, unresolved):
+        if is_inside(candidate, unresolved):
             candidate = os.path.join(root_abs, os.path.relpath(candidate, unresolved))
-    if not _inside(candidate, root_abs) or candidate == root_abs:
+    if not is_inside(candidate, root_abs) or candidate == root_abs:
         raise PathRefused(
             "Refusing dest %r: it resolves to %s, which is not inside the allowed root %s. "
             "Give dest as a path below the root (no '..' that leaves it)." % (path, candidate, root_abs)
@@ -51,10 +53,6 @@ def resolve_inside(root, path):
             "Refusing dest %r: %s is a symlink, not a file. Point dest at the file in the store." % (path, candidate)
         )
     return candidate
-
-
-def _inside(path, root):
-    return path == root or path.startswith(root.rstrip(os.sep) + os.sep)
 
 
 def partial_paths(dest):

@@ -15,7 +15,7 @@ import threading
 import time
 
 from ansible_collections.ai4artsed.devserver.plugins.module_utils.disk import human_bytes
-from ansible_collections.ai4artsed.devserver.plugins.module_utils.hf_record import write_json_atomically
+from ansible_collections.ai4artsed.devserver.plugins.module_utils.fileutil import write_json_atomically
 
 
 def human_duration(seconds):
@@ -98,7 +98,8 @@ class ProgressBoard:
         if self.path and (force or self._last_write is None or now - self._last_write >= self._interval):
             self._last_write = now
             try:
-                write_json_atomically(self.path, self.snapshot())
+                # No fsync: a courtesy file rewritten every few seconds next to gigabytes being written.
+                write_json_atomically(self.path, self.snapshot(), sync=False)
             except OSError:
                 pass  # progress is a courtesy; a full disk must fail the download, not this
 

@@ -15,7 +15,6 @@ __metaclass__ = type
 
 import json
 import os
-import threading
 
 RECORD_VERSION = 1
 # The folder below hf_model's root where its records live (the default of its state_dir option).
@@ -60,20 +59,3 @@ def is_trusted(record, stat_result):
         and record.get("inode") == stat_result.st_ino
         and record.get("device") == stat_result.st_dev
     )
-
-
-def write_json_atomically(path, payload):
-    """Write JSON via a temporary file and rename, so readers never see half a file."""
-    directory = os.path.dirname(path)
-    if not os.path.isdir(directory):
-        os.makedirs(directory, exist_ok=True)  # parallel downloads of one batch may race here
-    temporary = "%s.tmp-%d-%d" % (path, os.getpid(), threading.get_ident())
-    try:
-        with open(temporary, "w", encoding="utf-8") as handle:
-            json.dump(payload, handle, sort_keys=True)
-            handle.write("\n")
-        os.replace(temporary, path)
-    except BaseException:
-        if os.path.exists(temporary):
-            os.unlink(temporary)  # our own half-written temporary file (a full disk), never a record
-        raise

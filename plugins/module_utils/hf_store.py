@@ -18,7 +18,7 @@ import re
 import time
 from concurrent.futures import ThreadPoolExecutor
 
-from ansible_collections.ai4artsed.devserver.plugins.module_utils.archive import sha256_file
+from ansible_collections.ai4artsed.devserver.plugins.module_utils.fileutil import sha256_file
 from ansible_collections.ai4artsed.devserver.plugins.module_utils.hf_apply import (
     WRITING_ACTIONS,
     apply_plan,

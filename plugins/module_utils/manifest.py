@@ -17,6 +17,8 @@ __metaclass__ = type
 import os
 import re
 
+from ansible_collections.ai4artsed.devserver.plugins.module_utils.fileutil import is_inside
+
 ROOTS = ("store", "comfyui")
 MEDIA = ("image", "video", "audio", "text_encoder", "vae", "lora")
 WORKFLOW_MEDIA = ("image", "video", "audio")
@@ -160,7 +162,7 @@ def _check_entry(entry, label, workflows):
 
 
 def _overlaps(first, second):
-    return first == second or first.startswith(second + "/") or second.startswith(first + "/")
+    return is_inside(first, second) or is_inside(second, first)
 
 
 def validate(manifest, extra_models=()):

@@ -15,7 +15,7 @@ __metaclass__ = type
 
 import os
 
-from ansible_collections.ai4artsed.devserver.plugins.module_utils.archive import is_inside, sha256_file
+from ansible_collections.ai4artsed.devserver.plugins.module_utils.fileutil import is_inside, sha256_file
 from ansible_collections.ai4artsed.devserver.plugins.module_utils.disk import human_bytes
 from ansible_collections.ai4artsed.devserver.plugins.module_utils.hf_record import (
     STATE_DIR_NAME,

@@ -21,7 +21,7 @@ import stat
 from ansible_collections.ai4artsed.devserver.plugins.module_utils.disk import disk_space, human_bytes
 from ansible_collections.ai4artsed.devserver.plugins.module_utils.hf_record import STATE_DIR_NAME
 from ansible_collections.ai4artsed.devserver.plugins.module_utils.hf_store import vouched_for
-from ansible_collections.ai4artsed.devserver.plugins.module_utils.layout import RECORD_NAME
+from ansible_collections.ai4artsed.devserver.plugins.module_utils.layout_plan import RECORD_NAME
 from ansible_collections.ai4artsed.devserver.plugins.module_utils.storage_report import markdown, read_text, store_report
 
 # model_links rewrites its record as root after a full check; the ownership step leaves it alone too.

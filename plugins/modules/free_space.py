@@ -25,13 +25,8 @@ options:
       - The path whose filesystem to measure, for example the base directory of the model store.
     type: path
     required: true
-attributes:
-  check_mode:
-    support: full
-    description: Reads only; runs the same in check mode.
-  diff_mode:
-    support: none
-    description: Reports facts; there is nothing to diff.
+extends_documentation_fragment:
+  - ai4artsed.devserver.read_only
 """
 
 EXAMPLES = r"""

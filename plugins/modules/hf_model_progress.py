@@ -36,13 +36,8 @@ options:
     description:
       - Unix time the job was started; a progress file older than that is from an earlier run and is not shown.
     type: float
-attributes:
-  check_mode:
-    support: full
-    description: Reads only; runs the same in check mode.
-  diff_mode:
-    support: none
-    description: Reports progress; there is nothing to diff.
+extends_documentation_fragment:
+  - ai4artsed.devserver.read_only
 seealso:
   - module: ai4artsed.devserver.hf_model
 """

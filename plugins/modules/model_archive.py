@@ -159,12 +159,8 @@ ledger:
 import os
 
 from ansible.module_utils.basic import AnsibleModule
-from ansible_collections.ai4artsed.devserver.plugins.module_utils.archive import (
-    LEDGER_NAME,
-    ArchiveError,
-    apply_archive_plan,
-    plan_model_archive,
-)
+from ansible_collections.ai4artsed.devserver.plugins.module_utils.archive import LEDGER_NAME, ArchiveError
+from ansible_collections.ai4artsed.devserver.plugins.module_utils.store_cleanup import apply_archive_plan, plan_model_archive
 
 
 def _diff(plan, root):

@@ -181,15 +181,9 @@ record:
 import os
 
 from ansible.module_utils.basic import AnsibleModule
-from ansible_collections.ai4artsed.devserver.plugins.module_utils.layout import (
-    ON_CONFLICT,
-    RECORD_NAME,
-    VERIFY,
-    LayoutError,
-    apply_plan,
-    plan_links,
-    write_verification,
-)
+from ansible_collections.ai4artsed.devserver.plugins.module_utils.layout import apply_plan, plan_links
+from ansible_collections.ai4artsed.devserver.plugins.module_utils.layout_cache import write_verification
+from ansible_collections.ai4artsed.devserver.plugins.module_utils.layout_plan import ON_CONFLICT, RECORD_NAME, VERIFY, LayoutError
 
 
 def main():

@@ -103,13 +103,8 @@ options:
     description:
       - Where the role writes the storage report. With O(owner), RV(host.report) is returned.
     type: path
-attributes:
-  check_mode:
-    support: full
-    description: Reads only; runs the same in check mode.
-  diff_mode:
-    support: none
-    description: Reports a plan; there is nothing to diff.
+extends_documentation_fragment:
+  - ai4artsed.devserver.read_only
 seealso:
   - module: ai4artsed.devserver.hf_model
   - module: ai4artsed.devserver.model_links

@@ -91,11 +91,8 @@ ledger_problems:
 """
 
 from ansible.module_utils.basic import AnsibleModule
-from ansible_collections.ai4artsed.devserver.plugins.module_utils.archive import (
-    ArchiveError,
-    apply_rollback,
-    plan_rollback,
-)
+from ansible_collections.ai4artsed.devserver.plugins.module_utils.archive import ArchiveError
+from ansible_collections.ai4artsed.devserver.plugins.module_utils.rollback import apply_rollback, plan_rollback
 
 
 def main():

@@ -50,47 +50,47 @@ options:
     elements: str
     default: []
   branch:
-    description: The driver branch to plan for, for example C(580).
+    description: The driver branch to plan for, for example C(580) (the role's C(nvidia_driver_branch)).
     type: str
-    default: "580"
+    required: true
   flavour:
     description: C(headless) (compute only) or C(desktop) (with the X and GL libraries).
     type: str
     choices: [headless, desktop]
-    default: headless
+    required: true
   source:
     description:
       - Where the driver comes from. C(auto) is the Ubuntu archive on Ubuntu and NVIDIA's CUDA repository
         on Debian 12; C(distribution) forces the Ubuntu archive; C(cuda) forces NVIDIA's repository.
     type: str
     choices: [auto, distribution, cuda]
-    default: auto
+    required: true
   reboot:
     description: C(auto) plans a reboot when one is needed, C(never) only reports it.
     type: str
     choices: [auto, never]
-    default: never
+    required: true
   persistenced:
     description: Whether the plan enables nvidia-persistenced and verification expects it active.
     type: bool
-    default: true
+    required: true
   packages:
     description: Driver packages that replace the planned list; empty keeps the planned list.
     type: list
     elements: str
-    default: []
+    required: true
   cuda_repo_base_url:
     description: Base URL of NVIDIA's CUDA repositories; C(<distro>/<arch>/) is appended.
     type: str
-    default: https://developer.download.nvidia.com/compute/cuda/repos
+    required: true
   cuda_keyring_file:
     description: File name of the keyring package in that repository.
     type: str
-    default: cuda-keyring_1.1-1_all.deb
+    required: true
   mok_certificate:
     description: Certificate DKMS signs modules with; empty uses the platform's default path.
     type: path
-    default: ""
+    required: true
   facts_override:
     description:
       - Raw facts that replace what would be read on the host, for tests and rehearsals (see the examples).
@@ -98,26 +98,31 @@ options:
         C(pci_devices), C(smi_output), C(secure_boot), C(packages) and C(platform). Overridden facts are not read.
     type: dict
     default: {}
+extends_documentation_fragment:
+  - ai4artsed.devserver.read_only
 attributes:
-  check_mode:
-    support: full
-    description: Reads only; returns the same facts and plan in check mode.
-  diff_mode:
-    support: none
-    description: Reports facts; there is nothing to diff.
   facts:
     support: full
     description: Sets RV(ansible_facts.nvidia_driver_gpus) and RV(ansible_facts.nvidia_driver_state).
 """
 
 EXAMPLES = r"""
+# The settings come from the nvidia_driver role's variables (its defaults/main.yml holds their defaults).
 - name: Detect the GPUs and plan the driver
   ai4artsed.devserver.nvidia_driver_facts:
     platform: "{{ ansible_facts['distribution'] }}-{{ ansible_facts['distribution_version'] }}"
     kernel: "{{ ansible_facts['kernel'] }}"
     virtualization_type: "{{ ansible_facts['virtualization_type'] | default('') }}"
     virtualization_tech_guest: "{{ ansible_facts['virtualization_tech_guest'] | default([]) }}"
-    branch: "580"
+    branch: "{{ nvidia_driver_branch }}"
+    flavour: "{{ nvidia_driver_flavour }}"
+    source: "{{ nvidia_driver_source }}"
+    reboot: "{{ nvidia_driver_reboot }}"
+    persistenced: "{{ nvidia_driver_persistenced }}"
+    packages: "{{ nvidia_driver_packages }}"
+    cuda_repo_base_url: "{{ nvidia_driver_cuda_repo_base_url }}"
+    cuda_keyring_file: "{{ nvidia_driver_cuda_keyring_file }}"
+    mok_certificate: "{{ nvidia_driver_mok_certificate }}"
   register: nvidia
 
 - name: Show the driver state and every GPU's memory
@@ -127,6 +132,15 @@ EXAMPLES = r"""
 - name: Rehearse the plan for an RTX PRO 6000 on Ubuntu 24.04, wherever this runs
   ai4artsed.devserver.nvidia_driver_facts:
     platform: Ubuntu-24.04
+    branch: "{{ nvidia_driver_branch }}"
+    flavour: "{{ nvidia_driver_flavour }}"
+    source: "{{ nvidia_driver_source }}"
+    reboot: "{{ nvidia_driver_reboot }}"
+    persistenced: "{{ nvidia_driver_persistenced }}"
+    packages: "{{ nvidia_driver_packages }}"
+    cuda_repo_base_url: "{{ nvidia_driver_cuda_repo_base_url }}"
+    cuda_keyring_file: "{{ nvidia_driver_cuda_keyring_file }}"
+    mok_certificate: "{{ nvidia_driver_mok_certificate }}"
     facts_override:
       container: ""
       pci_devices:
@@ -184,7 +198,7 @@ problems:
 import os
 
 from ansible.module_utils.basic import AnsibleModule
-from ansible_collections.ai4artsed.devserver.plugins.module_utils import nvidia
+from ansible_collections.ai4artsed.devserver.plugins.module_utils import nvidia, nvidia_facts
 
 PACKAGE_PATTERNS = ["nvidia-*", "libnvidia-*", "cuda-*", "linux-modules-nvidia-*", "linux-headers-*",
                     "build-essential", "dkms"]
@@ -215,11 +229,11 @@ class Gatherer(object):
         params = self.module.params
         rc, out = self.run("systemd-detect-virt", "--container")
         markers = [path for path in ("/.dockerenv", "/run/.containerenv") if os.path.exists(path)]
-        return nvidia.detect_container(params["virtualization_type"], params["virtualization_tech_guest"],
-                                       out if rc == 0 else "", markers)
+        return nvidia_facts.detect_container(params["virtualization_type"], params["virtualization_tech_guest"],
+                                             out if rc == 0 else "", markers)
 
     def smi_output(self):
-        rc, out = self.run("nvidia-smi", "--query-gpu=" + ",".join(nvidia.SMI_FIELDS),
+        rc, out = self.run("nvidia-smi", "--query-gpu=" + ",".join(nvidia_facts.SMI_FIELDS),
                            "--format=csv,noheader,nounits")
         return out if rc == 0 else None
 
@@ -229,24 +243,24 @@ class Gatherer(object):
 
     def secure_boot(self):
         rc, out = self.run("mokutil", "--sb-state")
-        return nvidia.parse_secure_boot(out) if rc is not None else None
+        return nvidia_facts.parse_secure_boot(out) if rc is not None else None
 
     def mok_enrolled(self, certificate):
         if not os.path.exists(certificate):
             return False
         rc, out = self.run("mokutil", "--test-key", certificate)
-        return nvidia.parse_mok_test_key(out) if rc is not None else None
+        return nvidia_facts.parse_mok_test_key(out) if rc is not None else None
 
     def packages(self):
         rc, out = self.run("dpkg-query", "-W", "-f", "${Package}\t${Version}\t${db:Status-Abbrev}\n",
                            *PACKAGE_PATTERNS)
-        return nvidia.parse_dpkg(out)
+        return nvidia_facts.parse_dpkg(out)
 
     def candidates(self, names):
         if not names:
             return {}
         rc, out = self.run("apt-cache", "policy", *names)
-        return nvidia.parse_apt_policy(out)
+        return nvidia_facts.parse_apt_policy(out)
 
     def repository_files(self, url):
         found = []
@@ -270,16 +284,16 @@ class Gatherer(object):
 def gather(module, settings):
     params = module.params
     override = params["facts_override"] or {}
-    unknown = sorted(set(override) - set(nvidia.empty_facts()))
+    unknown = sorted(set(override) - set(nvidia_facts.empty_facts()))
     if unknown:
         module.fail_json(msg="facts_override has unknown keys %s; known keys: %s"
-                         % (", ".join(unknown), ", ".join(sorted(nvidia.empty_facts()))))
+                         % (", ".join(unknown), ", ".join(sorted(nvidia_facts.empty_facts()))))
     host = Gatherer(module)
-    facts = nvidia.empty_facts()
+    facts = nvidia_facts.empty_facts()
     facts.update(platform=params["platform"], architecture=params["architecture"], kernel=params["kernel"])
     readers = {
         "container": host.container,
-        "pci_devices": nvidia.read_pci_devices,
+        "pci_devices": nvidia_facts.read_pci_devices,
         "proc_version": lambda: host.read("/proc/driver/nvidia/version"),
         "smi_output": host.smi_output,
         "module_version": lambda: host.modinfo("version"),
@@ -311,21 +325,21 @@ def main():
             "kernel": {"type": "str", "default": ""},
             "virtualization_type": {"type": "str", "default": ""},
             "virtualization_tech_guest": {"type": "list", "elements": "str", "default": []},
-            "branch": {"type": "str", "default": "580"},
-            "flavour": {"type": "str", "default": "headless", "choices": ["headless", "desktop"]},
-            "source": {"type": "str", "default": "auto", "choices": ["auto", "distribution", "cuda"]},
-            "reboot": {"type": "str", "default": "never", "choices": ["auto", "never"]},
-            "persistenced": {"type": "bool", "default": True},
-            "packages": {"type": "list", "elements": "str", "default": []},
-            "cuda_repo_base_url": {"type": "str",
-                                   "default": "https://developer.download.nvidia.com/compute/cuda/repos"},
-            "cuda_keyring_file": {"type": "str", "default": "cuda-keyring_1.1-1_all.deb"},
-            "mok_certificate": {"type": "path", "default": ""},
+            # The role's settings: required, so that their defaults live only in the role's defaults/main.yml.
+            "branch": {"type": "str", "required": True},
+            "flavour": {"type": "str", "required": True, "choices": ["headless", "desktop"]},
+            "source": {"type": "str", "required": True, "choices": ["auto", "distribution", "cuda"]},
+            "reboot": {"type": "str", "required": True, "choices": ["auto", "never"]},
+            "persistenced": {"type": "bool", "required": True},
+            "packages": {"type": "list", "elements": "str", "required": True},
+            "cuda_repo_base_url": {"type": "str", "required": True},
+            "cuda_keyring_file": {"type": "str", "required": True},
+            "mok_certificate": {"type": "path", "required": True},
             "facts_override": {"type": "dict", "default": {}},
         },
         supports_check_mode=True,
     )
-    settings = dict((key, module.params[key]) for key in nvidia.default_settings())
+    settings = dict((key, module.params[key]) for key in nvidia.SETTINGS)
     facts = gather(module, settings)
     try:
         the_plan = nvidia.plan(facts, settings)

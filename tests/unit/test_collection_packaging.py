@@ -38,7 +38,8 @@ def test_build_is_named_after_galaxy_yml(built_collection):
      "roles/common/tasks/main.yml", "roles/common/meta/argument_specs.yml", "plugins/modules/free_space.py",
      "plugins/module_utils/disk.py", "inventories/production/hosts.yml", "changelogs/changelog.yaml",
      "roles/nvidia_driver/tasks/main.yml", "roles/nvidia_driver/meta/argument_specs.yml",
-     "plugins/modules/nvidia_driver_facts.py", "plugins/module_utils/nvidia.py",
+     "plugins/modules/nvidia_driver_facts.py", "plugins/module_utils/nvidia.py", "plugins/module_utils/nvidia_facts.py",
+     "plugins/doc_fragments/read_only.py",
      "roles/model_store/files/manifest.yml", "roles/model_store/meta/argument_specs.yml",
      "plugins/modules/model_manifest.py", "plugins/module_utils/manifest.py", "playbooks/storage_report.yml"],
 )

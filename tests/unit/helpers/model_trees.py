@@ -6,7 +6,6 @@ import os
 from collections import Counter
 
 
-
 def build(root, spec):
     """spec: {relative path: bytes/str (a file) | ("link", value) | ("dir",)}; parents are created."""
     for relative, what in sorted(spec.items()):
@@ -59,4 +58,3 @@ def ledger(archive_root):
         return []
     with open(path) as handle:
         return [json.loads(line) for line in handle if line.strip()]
-

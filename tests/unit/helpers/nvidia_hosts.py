@@ -3,10 +3,22 @@ for each cell of the platform x container x GPU x driver matrix."""
 
 from pathlib import Path
 
-from ansible_collections.ai4artsed.devserver.plugins.module_utils import nvidia
+import yaml
+
+from ansible_collections.ai4artsed.devserver.plugins.module_utils import nvidia, nvidia_facts
 
 FIXTURES = Path(__file__).resolve().parents[2] / "fixtures" / "nvidia"
+ROLE_DEFAULTS = Path(__file__).resolve().parents[3] / "roles" / "nvidia_driver" / "defaults" / "main.yml"
 RTX = "NVIDIA RTX PRO 6000 Blackwell Workstation Edition"
+
+
+def role_settings(**changes):
+    """The plan's settings as the nvidia_driver role passes them by default (its defaults/main.yml, the one
+    place they are set), with changes."""
+    defaults = yaml.safe_load(ROLE_DEFAULTS.read_text())
+    found = dict((name, defaults["nvidia_driver_" + name]) for name in nvidia.SETTINGS)
+    found.update(changes)
+    return found
 
 
 def fixture(name):
@@ -48,7 +60,7 @@ def old_packages(platform):
 
 def host_facts(platform, container, gpu, driver, secure_boot):
     repo_kind, pinning, packages, headers = PLATFORMS[platform]
-    facts = nvidia.empty_facts()
+    facts = nvidia_facts.empty_facts()
     facts.update(platform=platform, kernel=KERNEL, container="docker" if container else "",
                  pci_devices=GPUS[gpu], secure_boot=secure_boot, mok_enrolled=False if secure_boot else None)
     smi_line = fixture("smi-rtx-pro-6000.csv") if gpu == "blackwell" else (

@@ -72,4 +72,3 @@ def test_disk_space_counts_what_an_unprivileged_user_may_write(tree, stats, free
 )
 def test_human_bytes_uses_decimal_units(count, text):
     assert disk.human_bytes(count) == text
-

@@ -13,7 +13,7 @@ import time
 
 import pytest
 
-from ansible_collections.ai4artsed.devserver.plugins.module_utils import layout
+from ansible_collections.ai4artsed.devserver.plugins.module_utils import layout, layout_cache, layout_plan
 from ansible_collections.ai4artsed.devserver.plugins.modules import model_links
 
 from helpers.model_trees import build, contents, snapshot
@@ -62,7 +62,7 @@ def _swap_store_folder(store, link_root, top):
 
 def _edit_record(change):
     def mutate(store, link_root, top):
-        path = os.path.join(link_root, layout.RECORD_NAME)
+        path = os.path.join(link_root, layout_plan.RECORD_NAME)
         with open(path) as handle:
             record = json.load(handle)
         change(record)
@@ -72,7 +72,7 @@ def _edit_record(change):
 
 
 def _corrupt_record(store, link_root, top):
-    with open(os.path.join(link_root, layout.RECORD_NAME), "r+") as handle:
+    with open(os.path.join(link_root, layout_plan.RECORD_NAME), "r+") as handle:
         handle.write("{not json")
 
 
@@ -113,7 +113,7 @@ CASES = [
      dict((key, value) for key, value in LINKS.items() if key != "clip/t5.safetensors"), {}, {"unlinked": 1}),
     ("an option changed", lambda store, link_root, top: None, None, {"on_conflict": "archive"},
      {"unchanged": 3, "changed": False}),
-    ("the record deleted", lambda store, link_root, top: os.unlink(os.path.join(link_root, layout.RECORD_NAME)),
+    ("the record deleted", lambda store, link_root, top: os.unlink(os.path.join(link_root, layout_plan.RECORD_NAME)),
      None, {}, {"unchanged": 3, "changed": True}),
     ("the record corrupted", _corrupt_record, None, {}, ["cannot be read"]),
     ("the record's links edited", _edit_record(lambda record: record["links"].pop("clip/t5.safetensors")),
@@ -138,7 +138,7 @@ def aged_layouts(tmp_path_factory):
         plan = layout.plan_links(link_root, store, LINKS, archive)
         layout.apply_plan(plan)
         tops[case[0]] = top
-    time.sleep(layout.RACY_NS / 1e9 + 0.2)
+    time.sleep(layout_cache.RACY_NS / 1e9 + 0.2)
     return tops
 
 
@@ -155,7 +155,7 @@ def test_drift_after_a_verification_is_found(capsys, monkeypatch, aged_layouts, 
     # The verification: a full check (nothing cached yet) that plans nothing and writes the cache.
     code, first = run_module(capsys, model_links, _args(top))
     assert code == 0 and first["changed"] is False and first["verified"] == "full", first
-    with open(os.path.join(link_root, layout.RECORD_NAME)) as handle:
+    with open(os.path.join(link_root, layout_plan.RECORD_NAME)) as handle:
         assert "verified" in json.load(handle)
 
     # The fast path: no link is read, in check mode and for real, and the result is the same.
@@ -212,12 +212,12 @@ def test_verify_full_never_uses_the_cache_and_check_mode_never_writes_it(capsys,
     os.makedirs(link_root)
     plan = layout.plan_links(link_root, store, LINKS, archive)
     layout.apply_plan(plan)
-    record = os.path.join(link_root, layout.RECORD_NAME)
+    record = os.path.join(link_root, layout_plan.RECORD_NAME)
     start = snapshot(tmp_path)
     code, checked = run_module(capsys, model_links, dict(_args(tmp_path), _ansible_check_mode=True))
     assert code == 0 and checked["changed"] is False
     assert snapshot(tmp_path) == start  # check mode wrote no cache
-    monkeypatch.setattr(layout, "RACY_NS", -10 ** 12)  # even with every directory counted as old
+    monkeypatch.setattr(layout_cache, "RACY_NS", -10 ** 12)  # even with every directory counted as old
     assert run_module(capsys, model_links, _args(tmp_path))[1]["verified"] == "full"  # writes the cache
     with open(record) as handle:
         assert "verified" in json.load(handle)
@@ -232,7 +232,7 @@ def test_a_store_target_that_is_a_symlink_disables_the_cache(capsys, monkeypatch
     os.makedirs(link_root)
     links = dict(LINKS, **{"clip/alias.safetensors": "clip/alias.safetensors"})
     layout.apply_plan(layout.plan_links(link_root, store, links, archive))
-    monkeypatch.setattr(layout, "RACY_NS", -10 ** 12)
+    monkeypatch.setattr(layout_cache, "RACY_NS", -10 ** 12)
     for _run in range(2):
         code, result = run_module(capsys, model_links, _args(tmp_path, links))
         assert code == 0 and result["changed"] is False and result["verified"] == "full"

@@ -18,7 +18,7 @@ import tempfile
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-from ansible_collections.ai4artsed.devserver.plugins.module_utils import archive, layout
+from ansible_collections.ai4artsed.devserver.plugins.module_utils import layout, layout_cache, rollback, store_cleanup
 
 from helpers.model_trees import build, contents, snapshot
 
@@ -149,7 +149,7 @@ def run_links(store, link_root, archive_root, links, on_conflict, real_files=())
     again = layout.plan_links(link_root, store, links, archive_root, on_conflict=on_conflict, verify="full",
                               real_files=real_files)
     assert not again.changed, again.changes()
-    layout.write_verification(again)
+    layout_cache.write_verification(again)
     fast = layout.plan_links(link_root, store, links, archive_root, on_conflict=on_conflict, real_files=real_files)
     assert not fast.changed and fast.unchanged == again.unchanged, fast.changes()
     return True
@@ -169,9 +169,9 @@ def test_no_file_content_is_ever_lost(store_spec, link_spec, dir_link_spec, arch
         listed = data.draw(st.lists(st.sampled_from(store_files_now(store) or ["none"]), unique=True))
         options = {"merges": MERGES, "archive_unlisted": archive_unlisted,
                    "listed": [path.replace("VAE/", "vae/").replace("Lora/", "loras/") for path in listed]}
-        archive.apply_archive_plan(store, archive_root, archive.plan_model_archive(store, archive_root, **options))
+        store_cleanup.apply_archive_plan(store, archive_root, store_cleanup.plan_model_archive(store, archive_root, **options))
         assert contents(*roots) == original
-        again = archive.plan_model_archive(store, archive_root, **options)
+        again = store_cleanup.plan_model_archive(store, archive_root, **options)
         assert all(entry["action"] in ("conflict", "skip") for entry in again), again
 
         links = draw_layout(data, store)
@@ -180,10 +180,10 @@ def test_no_file_content_is_ever_lost(store_spec, link_spec, dir_link_spec, arch
         run_links(store, link_root, archive_root, draw_layout(data, store), "archive")  # a changed declaration
         assert contents(*roots) == original
 
-        rollback = archive.plan_rollback(archive_root)
-        archive.apply_rollback(archive_root, rollback)
+        restorations = rollback.plan_rollback(archive_root)
+        rollback.apply_rollback(archive_root, restorations)
         assert contents(*roots) == original
-        assert not [entry for entry in archive.plan_rollback(archive_root) if entry["state"] == "restore"]
+        assert not [entry for entry in rollback.plan_rollback(archive_root) if entry["state"] == "restore"]
     finally:
         shutil.rmtree(top)  # the test's own temporary tree
 

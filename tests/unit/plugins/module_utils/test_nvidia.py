@@ -1,8 +1,8 @@
-"""The nvidia_driver decisions: parsers over real output shapes, and the plan over the whole matrix.
+"""The nvidia_driver decisions: the plan over the whole matrix, and the verification of a running driver.
 
 Matrix: Ubuntu 22.04, Ubuntu 24.04, Debian 12 x container or bare metal x GPU absent, Blackwell
 (RTX PRO 6000, 10de:2bb1), an older card (H100, 10de:2330) x driver absent, old branch, current x
-Secure Boot on or off x reboot auto or never.
+Secure Boot on or off x reboot auto or never. Settings are the nvidia_driver role's defaults with changes.
 """
 
 import itertools
@@ -11,127 +11,7 @@ import re
 import pytest
 
 from ansible_collections.ai4artsed.devserver.plugins.module_utils import nvidia
-from helpers.nvidia_hosts import GPUS, KERNEL, PLATFORMS, RTX, fixture, host_facts, old_packages, pci
-
-@pytest.mark.parametrize(
-    ("name", "fields", "expected"),
-    [
-        ("smi-rtx-pro-6000.csv", nvidia.SMI_FIELDS,
-         [{"name": RTX, "driver_version": "580.95.05", "memory_mib": 97887, "pci_address": "0000:01:00.0"}]),
-        ("smi-rtx-pro-6000-x2.csv", nvidia.SMI_FIELDS,
-         [{"name": RTX, "driver_version": "580.126.09", "memory_mib": 97887, "pci_address": "0000:01:00.0"},
-          {"name": RTX, "driver_version": "580.126.09", "memory_mib": 97887, "pci_address": "0000:c1:00.0"}]),
-        ("smi-rtx-pro-6000-units-power.csv", ("name", "driver_version", "memory.total", "power.max_limit"),
-         [{"name": RTX, "driver_version": "580.126.09", "memory_mib": 97887}]),
-    ],
-)
-def test_parse_smi_reads_name_driver_and_memory(name, fields, expected):
-    assert nvidia.parse_smi(fixture(name), fields) == expected
-
-
-def test_parse_smi_reads_a_data_centre_node():
-    gpus = nvidia.parse_smi(fixture("smi-h100-x4.csv"))
-    assert [gpu["name"] for gpu in gpus] == ["NVIDIA H100 80GB HBM3"] * 4
-    assert {gpu["memory_mib"] for gpu in gpus} == {81559}
-    assert [gpu["pci_address"] for gpu in gpus] == ["0000:18:00.0", "0000:2a:00.0", "0000:3a:00.0", "0000:5d:00.0"]
-
-
-@pytest.mark.parametrize("text", ["", "\n", None])
-def test_parse_smi_of_nothing_is_no_gpu(text):
-    assert nvidia.parse_smi(text) == []
-
-
-def test_parse_smi_refuses_an_unexpected_shape():
-    with pytest.raises(ValueError, match="expected the fields"):
-        nvidia.parse_smi("NVIDIA-SMI has failed because it couldn't communicate with the NVIDIA driver")
-
-
-@pytest.mark.parametrize(
-    ("name", "expected"),
-    [
-        ("proc-version-open-580.txt", {"version": "580.95.05", "flavour": "open"}),
-        ("proc-version-open-570.txt", {"version": "570.133.07", "flavour": "open"}),
-        ("proc-version-proprietary-580.txt", {"version": "580.82.07", "flavour": "proprietary"}),
-    ],
-)
-def test_parse_proc_version_tells_the_flavour(name, expected):
-    assert nvidia.parse_proc_version(fixture(name)) == expected
-
-
-def test_parse_proc_version_of_no_module_is_none():
-    assert nvidia.parse_proc_version("") is None
-
-
-@pytest.mark.parametrize(
-    ("args", "expected"),
-    [
-        ({"virtualization_type": "docker", "tech_guest": ["container", "docker"]}, "docker"),
-        ({"virtualization_type": "lxc"}, "lxc"),
-        ({"tech_guest": ["container"]}, "container"),
-        ({"virtualization_type": "kvm", "detect_virt": "podman\n"}, "podman"),
-        ({"virtualization_type": "kvm", "detect_virt": "none"}, ""),
-        ({"markers": ["/.dockerenv"]}, "docker"),
-        ({"markers": ["/run/.containerenv"]}, "podman"),
-        ({"virtualization_type": "kvm", "tech_guest": ["kvm"]}, ""),  # a VM is not a container
-        ({}, ""),
-    ],
-)
-def test_detect_container(args, expected):
-    assert nvidia.detect_container(**args) == expected
-
-
-def test_read_pci_devices_keeps_nvidia_functions_and_gpus_drop_the_audio_function(tmp_path):
-    layout = {
-        "0000:00:02.0": ("0x8086", "0x4680", "0x030000", None),  # Intel iGPU
-        "0000:01:00.0": ("0x10de", "0x2bb1", "0x030000", "nvidia"),  # RTX PRO 6000 WE
-        "0000:01:00.1": ("0x10de", "0x22e8", "0x040300", "snd_hda_intel"),  # its HDMI audio
-        "0000:c1:00.0": ("0x10de", "0x2bb5", "0x030200", None),  # Server Edition, 3D controller
-    }
-    for address, (vendor, device, klass, driver) in layout.items():
-        base = tmp_path / address
-        base.mkdir()
-        for key, value in (("vendor", vendor), ("device", device), ("class", klass),
-                           ("subsystem_vendor", "0x10de"), ("subsystem_device", "0x204b")):
-            (base / key).write_text(value + "\n")
-        if driver:
-            (tmp_path / driver).mkdir(exist_ok=True)
-            (base / "driver").symlink_to(tmp_path / driver)
-    devices = nvidia.read_pci_devices(str(tmp_path))
-    assert [device["address"] for device in devices] == ["0000:01:00.0", "0000:01:00.1", "0000:c1:00.0"]
-    gpus = nvidia.nvidia_gpus(devices)
-    assert [(gpu["pci_id"], gpu["kernel_driver"]) for gpu in gpus] == [("10de:2bb1", "nvidia"), ("10de:2bb5", "")]
-    assert gpus[0]["known"] == RTX
-
-
-def test_read_pci_devices_without_sysfs_is_empty(tmp_path):
-    assert nvidia.read_pci_devices(str(tmp_path / "missing")) == []
-
-
-@pytest.mark.parametrize(
-    ("text", "expected"),
-    [("SecureBoot enabled\n", True), ("SecureBoot disabled\n", False),
-     ("EFI variables are not supported on this system\n", False), ("", None)],
-)
-def test_parse_secure_boot(text, expected):
-    assert nvidia.parse_secure_boot(text) == expected
-
-
-@pytest.mark.parametrize(
-    ("text", "expected"),
-    [("/var/lib/dkms/mok.pub is already enrolled\n", True), ("/var/lib/dkms/mok.pub is not enrolled\n", False),
-     ("Failed to read /x\n", None)],
-)
-def test_parse_mok_test_key(text, expected):
-    assert nvidia.parse_mok_test_key(text) == expected
-
-
-def test_parse_apt_policy_and_dpkg():
-    policy = ("nvidia-open:\n  Installed: (none)\n  Candidate: 580.95.05-1\n  Version table:\n"
-              "dkms:\n  Installed: (none)\n  Candidate: (none)\n")
-    assert nvidia.parse_apt_policy(policy) == {"nvidia-open": "580.95.05-1"}
-    dpkg = "dkms\t3.0.10-8\tii \nnvidia-utils-580-server\t580.95.05-0ubuntu1\tii \nold\t1\trc \n"
-    assert nvidia.parse_dpkg(dpkg) == {"dkms": "3.0.10-8", "nvidia-utils-580-server": "580.95.05-0ubuntu1"}
-
+from helpers.nvidia_hosts import GPUS, KERNEL, PLATFORMS, RTX, fixture, host_facts, old_packages, pci, role_settings
 
 # ------------------------------------------------------------------------------------------------
 # The plan over the whole matrix
@@ -155,7 +35,7 @@ def test_the_matrix_is_complete():
 def test_plan(case):
     platform, container, gpu, driver, secure_boot, reboot = case
     repo_kind, pinning, packages, headers = PLATFORMS[platform]
-    result = nvidia.plan(host_facts(platform, container, gpu, driver, secure_boot), {"reboot": reboot})
+    result = nvidia.plan(host_facts(platform, container, gpu, driver, secure_boot), role_settings(reboot=reboot))
 
     if container or gpu == "none":
         # Nothing kernel-side, nothing to reboot, a clear reason.
@@ -222,7 +102,7 @@ def test_plan(case):
     ],
 )
 def test_plan_selects_repository_and_packages(platform, settings, kind, url, pinning, packages):
-    result = nvidia.plan(host_facts(platform, False, "blackwell", "absent", False), settings)
+    result = nvidia.plan(host_facts(platform, False, "blackwell", "absent", False), role_settings(**settings))
     assert result["repository"]["kind"] == kind
     assert result["repository"].get("url") == url
     if url:
@@ -243,7 +123,7 @@ def test_plan_selects_repository_and_packages(platform, settings, kind, url, pin
 def test_plan_refuses_what_the_open_driver_cannot_do(change, message):
     facts = host_facts("Debian-12", False, "blackwell", "absent", False)
     facts.update(change)
-    result = nvidia.plan(facts, {})
+    result = nvidia.plan(facts, role_settings())
     assert (result["action"], result["state"]) == ("refuse", "unsupported")
     assert re.search(message, result["message"]), result["message"]
 
@@ -257,7 +137,7 @@ def test_plan_refuses_what_the_open_driver_cannot_do(change, message):
     ],
 )
 def test_plan_refuses_settings_that_cannot_drive_blackwell(settings, message):
-    result = nvidia.plan(host_facts("Debian-12", False, "blackwell", "absent", False), settings)
+    result = nvidia.plan(host_facts("Debian-12", False, "blackwell", "absent", False), role_settings(**settings))
     assert result["action"] == "refuse"
     assert re.search(message, result["message"]), result["message"]
 
@@ -267,7 +147,7 @@ def test_a_proprietary_driver_on_blackwell_is_replaced_by_the_open_one():
     facts.update(proc_version=fixture("proc-version-proprietary-580.txt"), module_version="580.82.07",
                  smi_output=None, packages={"nvidia-dkms-580": "580.82.07-0ubuntu1", "nvidia-driver-580": "580.82.07",
                                             "cuda-drivers-580": "580.82.07-1", "nvidia-utils-580": "580.82.07"})
-    result = nvidia.plan(facts, {"reboot": "auto"})
+    result = nvidia.plan(facts, role_settings(reboot="auto"))
     assert result["state"] == "absent"  # loaded, but it drives no GPU (RmInitAdapter failed)
     assert result["remove_packages"] == ["cuda-drivers-580", "nvidia-dkms-580", "nvidia-driver-580"]
     assert result["reboot_expected"] and result["reboot"]
@@ -276,7 +156,7 @@ def test_a_proprietary_driver_on_blackwell_is_replaced_by_the_open_one():
 def test_an_installed_but_not_loaded_driver_is_pending_a_reboot():
     facts = host_facts("Debian-12", False, "blackwell", "current", False)
     facts.update(proc_version="", smi_output=None)
-    result = nvidia.plan(facts, {})
+    result = nvidia.plan(facts, role_settings())
     assert result["state"] == "installed_pending_reboot"
     assert result["missing_packages"] == [] and result["reboot_expected"] and not result["reboot"]
 
@@ -284,14 +164,14 @@ def test_an_installed_but_not_loaded_driver_is_pending_a_reboot():
 def test_secure_boot_with_an_enrolled_key_goes_ahead():
     facts = host_facts("Ubuntu-22.04", False, "blackwell", "absent", True)
     facts["mok_enrolled"] = True
-    result = nvidia.plan(facts, {"reboot": "auto"})
+    result = nvidia.plan(facts, role_settings(reboot="auto"))
     assert result["secure_boot"]["action"] == "none" and result["reboot"] is True
 
 
 def test_plan_reports_what_apt_cannot_resolve_yet():
     facts = host_facts("Debian-12", False, "blackwell", "absent", False)
     facts["candidates"] = {"build-essential": "12.9", "dkms": "3.0.10-8", "linux-headers-amd64": "6.1"}
-    result = nvidia.plan(facts, {})
+    result = nvidia.plan(facts, role_settings())
     assert result["unresolvable_packages"] == ["nvidia-driver-pinning-580", "nvidia-driver-cuda",
                                                "nvidia-kernel-open-dkms", "nvidia-persistenced",
                                                "linux-headers-" + KERNEL]
@@ -303,7 +183,7 @@ def test_plan_reports_what_apt_cannot_resolve_yet():
 
 def test_verify_passes_on_a_working_workstation():
     facts = host_facts("Ubuntu-24.04", False, "blackwell", "current", False)
-    assert nvidia.verify(facts, {}) == []
+    assert nvidia.verify(facts, role_settings()) == []
 
 
 @pytest.mark.parametrize(
@@ -320,13 +200,13 @@ def test_verify_passes_on_a_working_workstation():
 def test_verify_names_each_problem(change, problem):
     facts = host_facts("Ubuntu-24.04", False, "blackwell", "current", False)
     facts.update(change)
-    assert [p for p in nvidia.verify(facts, {}) if problem in p], nvidia.verify(facts, {})
+    assert [p for p in nvidia.verify(facts, role_settings()) if problem in p], nvidia.verify(facts, role_settings())
 
 
 def test_verify_two_gpus_both_visible():
     facts = host_facts("Ubuntu-24.04", False, "blackwell", "current", False)
     facts.update(pci_devices=[pci("0000:01:00.0", "0x2bb1"), pci("0000:c1:00.0", "0x2bb1")],
                  smi_output=fixture("smi-rtx-pro-6000-x2.csv").replace("580.126.09", "580.95.05"))
-    assert nvidia.verify(facts, {}) == []
-    gpus = nvidia.plan(facts, {})["gpus"]
+    assert nvidia.verify(facts, role_settings()) == []
+    gpus = nvidia.plan(facts, role_settings())["gpus"]
     assert [(gpu["pci_address"], gpu["memory_mib"]) for gpu in gpus] == [("0000:01:00.0", 97887), ("0000:c1:00.0", 97887)]

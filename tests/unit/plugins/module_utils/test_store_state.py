@@ -13,12 +13,8 @@ import pytest
 
 from helpers.module_runner import run_module
 from ansible_collections.ai4artsed.devserver.plugins.module_utils import store_state
-from ansible_collections.ai4artsed.devserver.plugins.module_utils.hf_record import (
-    STATE_DIR_NAME,
-    make_record,
-    record_path,
-    write_json_atomically,
-)
+from ansible_collections.ai4artsed.devserver.plugins.module_utils.fileutil import write_json_atomically
+from ansible_collections.ai4artsed.devserver.plugins.module_utils.hf_record import STATE_DIR_NAME, make_record, record_path
 from ansible_collections.ai4artsed.devserver.plugins.modules import model_manifest, model_storage_report
 
 OWNER = pwd.getpwuid(os.getuid()).pw_name

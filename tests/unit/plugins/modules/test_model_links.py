@@ -5,7 +5,7 @@ import os
 
 import pytest
 
-from ansible_collections.ai4artsed.devserver.plugins.module_utils import archive as archive_utils
+from ansible_collections.ai4artsed.devserver.plugins.module_utils import rollback
 from ansible_collections.ai4artsed.devserver.plugins.module_utils import hf_paths, layout
 from ansible_collections.ai4artsed.devserver.plugins.modules import model_links
 
@@ -228,7 +228,8 @@ def test_unlink_symlink_refuses_regular_files(tmp_path):
 def test_only_symlinks_are_ever_unlinked_by_construction():
     """No module_utils code path removes a regular file or a tree: one os.unlink, guarded by lstat."""
     root = os.path.join(os.path.dirname(layout.__file__))
-    for name in ("layout.py", "archive.py"):
+    for name in ("layout.py", "layout_plan.py", "layout_scan.py", "layout_cache.py", "archive.py", "rollback.py",
+                 "store_cleanup.py"):
         with open(os.path.join(root, name)) as handle:
             source = handle.read()
         for forbidden in ("rmtree", "os.remove(", "os.rmdir(", "removedirs"):
@@ -340,7 +341,7 @@ def test_removed_symlinks_are_recorded_in_the_ledger(capsys, roots):
     expanded = lines[str(link_root / "clip")]
     assert (expanded["action"], expanded["link"], expanded["size"]) == ("unlink", "../../../Models/clip", 0)
     assert "expanded directory-level symlink" in expanded["reason"]
-    assert archive_utils.plan_rollback(str(archive)) == []  # lines that moved no bytes: nothing to put back
+    assert rollback.plan_rollback(str(archive)) == []  # lines that moved no bytes: nothing to put back
 
 
 def test_an_archived_differing_file_carries_its_sha256(capsys, roots):

@@ -5,7 +5,7 @@ import os
 
 import pytest
 
-from ansible_collections.ai4artsed.devserver.plugins.module_utils import archive
+from ansible_collections.ai4artsed.devserver.plugins.module_utils import archive, rollback, store_cleanup
 from ansible_collections.ai4artsed.devserver.plugins.modules import model_archive, model_rollback
 
 from helpers.model_trees import build, contents, ledger, snapshot
@@ -24,9 +24,9 @@ def world(tmp_path):
                          now="2026-11-20T10:00:00Z")
     archive.archive_path(str(store / "clip/t5.safetensors"), str(store), str(archive_root), "r3",
                          now="2026-11-25T10:00:00Z")
-    plan = archive.plan_model_archive(str(store), str(archive_root), merges=[{"src": "VAE", "dest": "vae"}],
-                                      reason="x")
-    archive.apply_archive_plan(str(store), str(archive_root), plan, now="2026-11-26T10:00:00Z")
+    plan = store_cleanup.plan_model_archive(str(store), str(archive_root), merges=[{"src": "VAE", "dest": "vae"}],
+                                            reason="x")
+    store_cleanup.apply_archive_plan(str(store), str(archive_root), plan, now="2026-11-26T10:00:00Z")
     return store, archive_root
 
 
@@ -91,22 +91,6 @@ def test_an_archived_file_that_vanished_is_reported_missing(capsys, world):
     os.rename(moved["to"], str(archive_root.parent / "elsewhere"))
     code, result = run_module(capsys, model_rollback, {"archive_root": str(archive_root), "path_prefix": str(store / "vae")})
     assert code == 0 and [e["to"] for e in result["missing"]] == [moved["from"]]
-
-
-def test_archived_twice_at_the_same_place_restores_the_newest_and_reports_the_older(tmp_path):
-    store, archive_root = tmp_path / "Models", tmp_path / "a"
-    for content in ("first", "second"):
-        build(store, {"x.bin": content})
-        archive.archive_path(str(store / "x.bin"), str(store), str(archive_root), content)
-    plan = archive.plan_rollback(str(archive_root))
-    assert [(e["state"], e["archive_reason"]) for e in plan] == [("restore", "second"), ("conflict", "first")]
-    archive.apply_rollback(str(archive_root), plan)
-    assert (store / "x.bin").read_text() == "second"
-
-
-def test_a_bad_since_time_is_explained(tmp_path):
-    with pytest.raises(archive.ArchiveError, match="ISO 8601"):
-        archive.plan_rollback(str(tmp_path), since="yesterday")
 
 
 def _tear_last_line(archive_root, keep):
@@ -175,37 +159,6 @@ def test_a_record_glued_onto_a_torn_line_by_an_older_version_is_still_read(tmp_p
                         "to": str(archive_root / "d.bin"), "size": 1, "sha256": None, "reason": "r"})
     path.write_bytes(path.read_bytes() + glued.encode() + b"\n")  # what appending in mode "a" did
     problems = []
-    plan = archive.plan_rollback(str(archive_root), problems=problems)
+    plan = rollback.plan_rollback(str(archive_root), problems=problems)
     assert sorted(os.path.basename(entry["to"]) for entry in plan) == ["a.bin", "b.bin", "d.bin"]
     assert "followed by a complete record" in problems[0]
-
-
-def test_a_last_record_that_lost_only_its_newline_is_kept(tmp_path):
-    store, archive_root = tmp_path / "Models", tmp_path / "model-archive"
-    build(store, {"a.bin": "a", "b.bin": "b"})
-    archive.archive_path(str(store / "a.bin"), str(store), str(archive_root), "r")
-    path = archive_root / "ledger.jsonl"
-    path.write_bytes(path.read_bytes().rstrip(b"\n"))
-    archive.archive_path(str(store / "b.bin"), str(store), str(archive_root), "r")
-    assert [json.loads(line)["from"] for line in _lines(archive_root)] == [str(store / "a.bin"), str(store / "b.bin")]
-    assert not [name for name in os.listdir(str(archive_root)) if name.startswith("ledger.torn-")]
-
-
-def test_a_rollback_does_not_replay_lines_that_moved_no_bytes(tmp_path):
-    store, archive_root = tmp_path / "Models", tmp_path / "model-archive"
-    build(store, {"a.bin": "a"})
-    archive.record_symlink_removal(str(archive_root), str(store / "gone"), "../nowhere", "removed dangling symlink")
-    archive.archive_path(str(store / "a.bin"), str(store), str(archive_root), "r")
-    assert [entry["to"] for entry in archive.plan_rollback(str(archive_root))] == [str(store / "a.bin")]
-
-
-def test_a_moved_file_replaced_since_by_a_link_is_not_moved_back_in_its_stead(tmp_path):
-    store, comfy, archive_root = tmp_path / "Models", tmp_path / "comfy", tmp_path / "model-archive"
-    build(store, {"clip/t5-base.bin": "weights"})
-    comfy.mkdir()
-    archive.move_with_record(str(store / "clip/t5-base.bin"), str(comfy / "t5-base.bin"), str(archive_root), "moved")
-    os.rename(str(comfy / "t5-base.bin"), str(tmp_path / "kept.bin"))  # a person moved it on ...
-    os.symlink("kept.bin", str(comfy / "t5-base.bin"))  # ... and left a link in its place
-    (entry,) = archive.plan_rollback(str(archive_root))
-    assert entry["state"] == "conflict" and "no longer what was moved" in entry["problem"]
-    assert archive.apply_rollback(str(archive_root), [entry]) == [] and not (store / "clip/t5-base.bin").exists()
