@@ -7,6 +7,10 @@ from __future__ import absolute_import, division, print_function
 
 __metaclass__ = type
 
+# Kinds that mean the hub could not be asked: they say nothing about the file, so a file (or listing)
+# an earlier run recorded may stand in, with a warning.
+UNREACHABLE = ("network", "not_hub")
+
 
 class HfModelError(Exception):
     """A failure with a message that says what went wrong and what to do; ``kind`` names the case."""

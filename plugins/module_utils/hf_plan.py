@@ -3,8 +3,8 @@
 # GNU General Public License v3.0+ (see https://www.gnu.org/licenses/gpl-3.0.txt)
 """hf_model's planner: what a run does with each file of a batch, then the run itself.
 
-``normalize_requests`` turns the module's options into one request per entry, ``Expansion`` turns an
-``allow_patterns`` entry into one request per matching file, and ``plan_file`` decides, for one
+``normalize_requests`` turns the module's options into one request per entry, ``Expansion`` (hf_expansion)
+turns an ``allow_patterns`` entry into one request per matching file, and ``plan_file`` decides, for one
 file, what a run would do. Check mode stops there and reports it; a real run hands each plan to
 ``apply_plan`` (hf_apply). Both use the same plan, so what ``--check`` prints is what a run does.
 ``vouched_for`` is the same decision for callers that skip the module call altogether.
@@ -16,7 +16,6 @@ __metaclass__ = type
 
 import hashlib
 import os
-import re
 import time
 from concurrent.futures import ThreadPoolExecutor
 
@@ -32,10 +31,11 @@ from ansible_collections.ai4artsed.devserver.plugins.module_utils.hf_download im
     partial_identity,
     resumable_bytes,
 )
-from ansible_collections.ai4artsed.devserver.plugins.module_utils.hf_errors import HfModelError
+from ansible_collections.ai4artsed.devserver.plugins.module_utils.hf_errors import UNREACHABLE, HfModelError
 from ansible_collections.ai4artsed.devserver.plugins.module_utils.hf_expansion import (
+    Expansion,
     expansion_path,
-    record_listing,
+    is_full_commit,
     recorded_listing,
 )
 from ansible_collections.ai4artsed.devserver.plugins.module_utils.hf_paths import PathRefused, resolve_inside
@@ -52,9 +52,7 @@ from ansible_collections.ai4artsed.devserver.plugins.module_utils.hf_record impo
 )
 from ansible_collections.ai4artsed.devserver.plugins.module_utils.hf_result import summarize
 
-UNREACHABLE = ("network", "not_hub")  # the hub could not be asked; says nothing about the file
 REQUEST_KEYS = ("repo_id", "filename", "allow_patterns", "revision", "repo_type", "dest", "sha256", "size", "state")
-FULL_COMMIT_RE = re.compile(r"^[0-9a-f]{40}$")
 
 
 class Settings:
@@ -160,62 +158,6 @@ def refuse_duplicate_dests(requests, root):
                                           request["dest"], dest),
             )
         seen[dest] = request
-
-
-def is_full_commit(revision):
-    return bool(FULL_COMMIT_RE.match(revision))
-
-
-class Expansion:
-    """Requests with allow_patterns expanded to one request per matching file, below dest as a folder.
-
-    ``listings``: (record file, request, listing) of fresh listings, recorded by a real run;
-    ``warnings``: entries whose earlier listing stood in because the hub could not be asked.
-    """
-
-    def __init__(self, requests, settings):
-        self.requests = []
-        self.listings = []
-        self.warnings = []
-        for request in requests:
-            if not request.get("allow_patterns") or request["state"] == "absent":
-                self.requests.append(request)
-                continue
-            for path in self._matching_paths(request, settings):
-                single = dict(request, filename=path, allow_patterns=None, sha256=None, size=None)
-                single["dest"] = os.path.join(request["dest"], path)
-                self.requests.append(single)
-
-    def _matching_paths(self, request, settings):
-        record_file = expansion_path(settings.state_dir, settings.root, request["dest"])
-        recorded = recorded_listing(record_file, request)
-        if recorded and is_full_commit(request["revision"]):
-            return recorded["files"]  # a commit's files never change: nothing to ask
-        try:
-            commit = settings.hub.resolve_commit(request)
-        except HfModelError as error:
-            if error.kind not in UNREACHABLE:
-                raise
-            if recorded:
-                self.warnings.append(
-                    "%s: could not list %s at %r (allow_patterns %s), so could not check for updates (%s); using "
-                    "the %d files an earlier run listed at commit %s." % (
-                        request["dest"], request["repo_id"], request["revision"], ", ".join(request["allow_patterns"]),
-                        error, len(recorded["files"]), recorded["commit"]))
-                return recorded["files"]
-            commit = None  # nothing to fall back to: the listing below retries, then fails with the reason
-        if recorded and commit and recorded["commit"] == commit:
-            return recorded["files"]
-        paths = settings.hub.list_files(dict(request, revision=commit or request["revision"]))
-        if record_file:
-            self.listings.append((record_file, request,
-                                  {"revision": request["revision"], "commit": commit, "files": paths}))
-        return paths
-
-    def record(self):
-        """Keep the fresh listings for the next run (real runs only: check mode writes nothing)."""
-        for record_file, request, listing in self.listings:
-            record_listing(record_file, request, listing)
 
 
 def _origin(request, commit):
