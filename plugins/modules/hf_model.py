@@ -147,6 +147,7 @@ options:
     description:
       - JSON file rewritten about once a second while downloading (done and total bytes, rate, ETA and a
         line such as C(3.2 / 35.5 GB, 110 MB/s, ETA 5 min)). Defaults to C(progress.json) in O(state_dir).
+      - M(ai4artsed.devserver.hf_model_progress) reads it, given the same O(root) (or this path when it is set).
     type: path
   files:
     description:
