@@ -28,7 +28,9 @@ REPO_ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(REPO_ROOT / ".collections"))
 
 from ansible_collections.ai4artsed.devserver.plugins.module_utils import fileutil, hf_record  # noqa: E402
-from ansible_collections.ai4artsed.devserver.plugins.module_utils.hf_store import Settings, run  # noqa: E402
+from ansible_collections.ai4artsed.devserver.plugins.module_utils.hf_hub import HubClient  # noqa: E402
+from ansible_collections.ai4artsed.devserver.plugins.module_utils.hf_plan import Settings, run  # noqa: E402
+from ansible_collections.ai4artsed.devserver.plugins.module_utils.hf_progress import progress_path  # noqa: E402
 
 SPARSE_SHA = "ab" * 32
 
@@ -69,9 +71,10 @@ def hub_commit(endpoint, repo_id):
 
 
 def settings_for(root, endpoint, workers):
-    return Settings(root=str(root), state_dir=str(root / ".hf_model"), archive_root=None, endpoint=endpoint,
-                    token=None, timeout=30, retries=2, verify="metadata", free_space_margin=0, max_workers=workers,
-                    progress_file=str(root / ".hf_model" / "progress.json"), check_mode=False)
+    state_dir = hf_record.default_state_dir(str(root))
+    return Settings(root=str(root), state_dir=state_dir, archive_root=None, hub=HubClient(endpoint, None, 30),
+                    retries=2, verify="metadata", free_space_margin=0, max_workers=workers,
+                    progress_file=progress_path(state_dir), check_mode=False)
 
 
 def time_hf_model(endpoint, scratch, repo_id, filenames, workers):

@@ -19,7 +19,8 @@ from contextlib import contextmanager
 
 from ansible_collections.ai4artsed.devserver.plugins.module_utils.archive import ArchiveError, archive_path
 from ansible_collections.ai4artsed.devserver.plugins.module_utils.fileutil import fsync_directory, write_json_atomically
-from ansible_collections.ai4artsed.devserver.plugins.module_utils.hf_download import HfModelError, Transfer
+from ansible_collections.ai4artsed.devserver.plugins.module_utils.hf_download import Transfer, check_free_space
+from ansible_collections.ai4artsed.devserver.plugins.module_utils.hf_errors import HfModelError
 from ansible_collections.ai4artsed.devserver.plugins.module_utils.hf_lock import DestinationLock, LockHeld
 from ansible_collections.ai4artsed.devserver.plugins.module_utils.hf_paths import partial_paths
 from ansible_collections.ai4artsed.devserver.plugins.module_utils.hf_record import (
@@ -97,8 +98,7 @@ def apply_plan(plan, settings, progress, replan):
     result = {"bytes_downloaded": 0, "resumed_from": 0, "range_ignored": False, "seconds": 0.0}
     started = time.monotonic()
     if plan.action in ("download", "replace"):
-        Transfer(plan.remote, plan.dest, settings.endpoint, None, 0, 0,
-                 free_space_margin=settings.free_space_margin).check_free_space(plan.resumable)
+        check_free_space(plan.dest, plan.remote.size, plan.resumable, settings.free_space_margin)
         make_dirs(os.path.dirname(plan.dest), settings)  # the lock file lives beside dest
     if plan.action in WRITING_ACTIONS:
         with destination_lock(plan.dest, settings):
@@ -130,9 +130,8 @@ def _apply_locked(plan, settings, progress, result):
 
 def _download_verify_install(plan, settings, progress, result):
     request = plan.request
-    transfer = Transfer(plan.remote, plan.dest, settings.endpoint, settings.token, settings.timeout,
-                        settings.retries, progress=progress, backoff=settings.backoff,
-                        free_space_margin=settings.free_space_margin)
+    transfer = Transfer(plan.remote, plan.dest, settings.hub, settings.retries, progress=progress,
+                        backoff=settings.backoff)
     sha256, git_oid = transfer.run(plan.expected_sha256)
     result.update(bytes_downloaded=transfer.bytes_downloaded, resumed_from=transfer.resumed_from,
                   range_ignored=transfer.range_ignored)
@@ -152,7 +151,7 @@ def _download_verify_install(plan, settings, progress, result):
             "is untouched. Run again; if it repeats, the mirror at %s serves wrong bytes." % (
                 request["repo_id"], request["filename"], plan.remote.commit,
                 "sha256" if plan.expected_sha256 else "git oid", expected, actual,
-                plan.dest if os.path.exists(plan.dest) else "nothing at dest", settings.endpoint),
+                plan.dest if os.path.exists(plan.dest) else "nothing at dest", settings.hub.endpoint),
             expected=expected, actual=actual,
         )
     partial, partial_meta = partial_paths(plan.dest)

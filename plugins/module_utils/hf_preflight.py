@@ -16,7 +16,7 @@ import pwd
 import tempfile
 
 from ansible_collections.ai4artsed.devserver.plugins.module_utils.disk import existing_ancestor
-from ansible_collections.ai4artsed.devserver.plugins.module_utils.hf_download import HfModelError
+from ansible_collections.ai4artsed.devserver.plugins.module_utils.hf_errors import HfModelError
 
 TOKEN_SOURCE = "the `token` option (or HF_TOKEN on the host)"
 

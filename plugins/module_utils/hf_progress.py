@@ -3,19 +3,34 @@
 # GNU General Public License v3.0+ (see https://www.gnu.org/licenses/gpl-3.0.txt)
 """Progress a person can watch: a small JSON file rewritten about once a second.
 
-A role polls it while the download runs as an async task and prints its ``line``, e.g.
-``3.2 / 35.5 GB, 110 MB/s, ETA 5 min``.
+hf_model writes it (``ProgressBoard``); hf_model_progress reads it (``job_status``) while the
+download runs as an async task, and a role prints its ``line``, e.g. ``3.2 / 35.5 GB, 110 MB/s, ETA 5 min``.
 """
 
 from __future__ import absolute_import, division, print_function
 
 __metaclass__ = type
 
+import json
+import os
 import threading
 import time
 
 from ansible_collections.ai4artsed.devserver.plugins.module_utils.disk import human_bytes
 from ansible_collections.ai4artsed.devserver.plugins.module_utils.fileutil import write_json_atomically
+from ansible_collections.ai4artsed.devserver.plugins.module_utils.hf_record import default_state_dir
+
+PROGRESS_FILE_NAME = "progress.json"
+
+
+def progress_path(state_dir):
+    """hf_model's progress file in its state folder (the default of its progress_file option)."""
+    return os.path.join(state_dir, PROGRESS_FILE_NAME)
+
+
+def default_progress_file(root):
+    """The progress file of an hf_model run on ``root`` that sets neither state_dir nor progress_file."""
+    return progress_path(default_state_dir(root))
 
 
 def human_duration(seconds):
@@ -106,3 +121,31 @@ class ProgressBoard:
     def close(self):
         with self._lock:
             self._maybe_write(force=True)
+
+
+def _read_json(path):
+    try:
+        with open(path) as handle:
+            return json.load(handle)
+    except (IOError, OSError, ValueError):
+        return None
+
+
+def job_status(progress_file, results_file=None, started=None):
+    """What a person watching an async hf_model job sees: {finished, line, done_bytes, total_bytes, files_done,
+    files_total}, read from the job's progress file and from the async results file (finished once it holds
+    the final result). A progress file last written before ``started`` (Unix time) is an earlier run's."""
+    progress = _read_json(progress_file) or {}
+    if started is not None and progress.get("updated", 0) < started:
+        progress = {}
+    job = _read_json(results_file) if results_file else None
+    finished = bool(job) and (bool(job.get("finished")) or "started" not in job)
+    line = progress.get("line") or "waiting for the first progress report"
+    result = {"finished": finished, "line": line}
+    for key in ("done_bytes", "total_bytes", "files_done", "files_total"):
+        result[key] = int(progress.get(key) or 0)
+    if finished and not progress:
+        result["line"] = "finished, nothing was downloaded"
+    elif result["files_total"]:
+        result["line"] = "%s (%d of %d files)" % (line, result["files_done"], result["files_total"])
+    return result

@@ -17,8 +17,14 @@ import json
 import os
 
 RECORD_VERSION = 1
-# The folder below hf_model's root where its records live (the default of its state_dir option).
+# The folder below hf_model's root where its records (and progress file) live: the default of its
+# state_dir option, which the storage report, the model store's plan and hf_model_progress also read.
 STATE_DIR_NAME = ".hf_model"
+
+
+def default_state_dir(root):
+    """hf_model's state folder for ``root`` when its state_dir option is not set."""
+    return os.path.join(root, STATE_DIR_NAME)
 
 
 def record_path(state_dir, root, dest):

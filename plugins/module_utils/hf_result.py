@@ -10,7 +10,7 @@ __metaclass__ = type
 import time
 
 from ansible_collections.ai4artsed.devserver.plugins.module_utils.disk import human_bytes
-from ansible_collections.ai4artsed.devserver.plugins.module_utils.hf_download import redact
+from ansible_collections.ai4artsed.devserver.plugins.module_utils.hf_hub import redact
 
 
 def describe(request, plan, outcome=None, error=None, token=None):
@@ -48,7 +48,7 @@ def summarize(plans, outcomes, started, settings):
     files = []
     for request, plan, error in plans:
         outcome, apply_error = outcomes.get(id(plan), (None, None))
-        files.append(describe(request, plan, outcome, error or apply_error, settings.token))
+        files.append(describe(request, plan, outcome, error or apply_error, settings.hub.token))
     seconds = round(time.monotonic() - started, 3)
     downloaded = sum(entry.get("bytes_downloaded") or 0 for entry in files)
     failed = [entry for entry in files if entry["action"] == "failed"]

@@ -18,7 +18,7 @@ import os
 from ansible_collections.ai4artsed.devserver.plugins.module_utils.fileutil import is_inside, sha256_file
 from ansible_collections.ai4artsed.devserver.plugins.module_utils.disk import human_bytes
 from ansible_collections.ai4artsed.devserver.plugins.module_utils.hf_record import (
-    STATE_DIR_NAME,
+    default_state_dir,
     is_trusted,
     read_record,
     record_path,
@@ -56,7 +56,7 @@ def _folder(relative):
 
 
 def _digest(root, relative, stat_result):
-    record = read_record(record_path(os.path.join(root, STATE_DIR_NAME), root, os.path.join(root, relative)))
+    record = read_record(record_path(default_state_dir(root), root, os.path.join(root, relative)))
     if is_trusted(record, stat_result) and record.get("sha256"):
         return record["sha256"]
     return sha256_file(os.path.join(root, relative))

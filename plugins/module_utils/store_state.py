@@ -19,8 +19,8 @@ import pwd
 import stat
 
 from ansible_collections.ai4artsed.devserver.plugins.module_utils.disk import disk_space, human_bytes
-from ansible_collections.ai4artsed.devserver.plugins.module_utils.hf_record import STATE_DIR_NAME
-from ansible_collections.ai4artsed.devserver.plugins.module_utils.hf_store import vouched_for
+from ansible_collections.ai4artsed.devserver.plugins.module_utils.hf_plan import vouched_for
+from ansible_collections.ai4artsed.devserver.plugins.module_utils.hf_record import default_state_dir
 from ansible_collections.ai4artsed.devserver.plugins.module_utils.layout_plan import RECORD_NAME
 from ansible_collections.ai4artsed.devserver.plugins.module_utils.storage_report import markdown, read_text, store_report
 
@@ -100,7 +100,7 @@ def to_check(entries, root, uid, gid, mode, check_updates=True):
     """The hf_model entries a run could still change: all but those whose files are in place, vouched for
     by their records (at their pinned commit; with check_updates=False, also at the commit their branch
     had) and owned by uid:gid with `mode`."""
-    state_dir = os.path.join(root, STATE_DIR_NAME)
+    state_dir = default_state_dir(root)
     checked = []
     for entry in entries:
         paths = vouched_for(entry, root, state_dir, follow_branches=check_updates)

@@ -147,6 +147,7 @@ options:
     description:
       - JSON file rewritten about once a second while downloading (done and total bytes, rate, ETA and a
         line such as C(3.2 / 35.5 GB, 110 MB/s, ETA 5 min)). Defaults to C(progress.json) in O(state_dir).
+      - M(ai4artsed.devserver.hf_model_progress) reads it, given the same O(root) (or this path when it is set).
     type: path
   files:
     description:
@@ -333,13 +334,13 @@ summary:
   type: str
 """
 
-import os
-
 from ansible.module_utils.basic import AnsibleModule, env_fallback
-from ansible_collections.ai4artsed.devserver.plugins.module_utils.hf_download import HfModelError
+from ansible_collections.ai4artsed.devserver.plugins.module_utils.hf_errors import HfModelError
+from ansible_collections.ai4artsed.devserver.plugins.module_utils.hf_hub import HubClient
+from ansible_collections.ai4artsed.devserver.plugins.module_utils.hf_plan import Settings, run
 from ansible_collections.ai4artsed.devserver.plugins.module_utils.hf_preflight import check_token
-from ansible_collections.ai4artsed.devserver.plugins.module_utils.hf_record import STATE_DIR_NAME
-from ansible_collections.ai4artsed.devserver.plugins.module_utils.hf_store import Settings, run
+from ansible_collections.ai4artsed.devserver.plugins.module_utils.hf_progress import progress_path
+from ansible_collections.ai4artsed.devserver.plugins.module_utils.hf_record import default_state_dir
 
 SINGLE_FILE_KEYS = ("dest", "action", "commit", "sha256", "size", "resumed_from", "range_ignored", "archived_to")
 
@@ -374,7 +375,7 @@ def argument_spec():
 def main():
     module = AnsibleModule(argument_spec=argument_spec(), supports_check_mode=True, add_file_common_args=True)
     params = module.params
-    state_dir = params["state_dir"] or os.path.join(params["root"], STATE_DIR_NAME)
+    state_dir = params["state_dir"] or default_state_dir(params["root"])
     file_args = module.load_file_common_arguments(params, path=params["root"])
 
     def set_file_attributes(path):
@@ -390,10 +391,10 @@ def main():
         module.fail_json(msg=str(error), error_kind=error.kind)
     settings = Settings(
         root=params["root"], state_dir=state_dir, archive_root=params["archive_root"],
-        endpoint=params["endpoint"], token=params["token"], timeout=params["timeout"],
+        hub=HubClient(params["endpoint"], params["token"], params["timeout"]),
         retries=params["retries"], verify=params["verify"],
         free_space_margin=params["free_space_margin_mb"] * 1000 * 1000, max_workers=params["max_workers"],
-        progress_file=params["progress_file"] or os.path.join(state_dir, "progress.json"),
+        progress_file=params["progress_file"] or progress_path(state_dir),
         check_mode=module.check_mode, set_file_attributes=set_file_attributes, set_dir_owner=set_dir_owner,
         lock_timeout=params["lock_timeout"], owner=params["owner"], group=params["group"],
     )

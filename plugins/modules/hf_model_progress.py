@@ -23,11 +23,18 @@ description:
 author:
   - AI4ArtsEd DevServer team (@ai4artsed)
 options:
+  root:
+    description:
+      - The O(ai4artsed.devserver.hf_model#module:root) of the job; its progress file is read where
+        M(ai4artsed.devserver.hf_model) writes it by default, C(progress.json) in the C(.hf_model) folder below O(root).
+      - Exactly one of O(root) and O(progress_file) is needed.
+    type: path
   progress_file:
     description:
-      - The O(ai4artsed.devserver.hf_model#module:progress_file) of the job.
+      - The O(ai4artsed.devserver.hf_model#module:progress_file) of the job, for a job that set it (or
+        O(ai4artsed.devserver.hf_model#module:state_dir)) explicitly.
+      - Exactly one of O(root) and O(progress_file) is needed.
     type: path
-    required: true
   results_file:
     description:
       - The C(results_file) that an async task started with C(poll=0) returns. Without it RV(finished) is false.
@@ -53,7 +60,7 @@ EXAMPLES = r"""
 
 - name: Print progress every 10 seconds until the job has finished
   ai4artsed.devserver.hf_model_progress:
-    progress_file: /home/ai4artsed/ai/SwarmUI/Models/.hf_model/progress.json
+    root: /home/ai4artsed/ai/SwarmUI/Models
     results_file: "{{ job.results_file }}"
   register: poll
   loop: "{{ range(8640) | list }}"
@@ -91,51 +98,30 @@ files_total:
   type: int
 """
 
-import json
 import os
 
 from ansible.module_utils.basic import AnsibleModule
-
-
-def read_json(path):
-    try:
-        with open(path) as handle:
-            return json.load(handle)
-    except (IOError, OSError, ValueError):
-        return None
-
-
-def status(progress_file, results_file=None, started=None):
-    progress = read_json(progress_file) or {}
-    if started is not None and progress.get("updated", 0) < started:
-        progress = {}
-    job = read_json(results_file) if results_file else None
-    finished = bool(job) and (bool(job.get("finished")) or "started" not in job)
-    line = progress.get("line") or "waiting for the first progress report"
-    result = {"finished": finished, "line": line}
-    for key in ("done_bytes", "total_bytes", "files_done", "files_total"):
-        result[key] = int(progress.get(key) or 0)
-    if finished and not progress:
-        result["line"] = "finished, nothing was downloaded"
-    elif result["files_total"]:
-        result["line"] = "%s (%d of %d files)" % (line, result["files_done"], result["files_total"])
-    return result
+from ansible_collections.ai4artsed.devserver.plugins.module_utils.hf_progress import default_progress_file, job_status
 
 
 def main():
     module = AnsibleModule(
         argument_spec={
-            "progress_file": {"type": "path", "required": True},
+            "root": {"type": "path"},
+            "progress_file": {"type": "path"},
             "results_file": {"type": "path"},
             "started": {"type": "float"},
         },
+        mutually_exclusive=[("root", "progress_file")],
+        required_one_of=[("root", "progress_file")],
         supports_check_mode=True,
     )
     params = module.params
     results_file = params["results_file"]
     if results_file and not os.path.isabs(results_file):
         module.fail_json(msg="results_file must be absolute, as async tasks return it: %s" % results_file)
-    module.exit_json(changed=False, **status(params["progress_file"], results_file, params["started"]))
+    progress_file = params["progress_file"] or default_progress_file(params["root"])
+    module.exit_json(changed=False, **job_status(progress_file, results_file, params["started"]))
 
 
 if __name__ == "__main__":

@@ -7,7 +7,7 @@ import re
 import pytest
 
 from helpers.hf import HubDouble, base, run_hf_model, safetensors_bytes, tree
-from ansible_collections.ai4artsed.devserver.plugins.module_utils import hf_download, hf_store
+from ansible_collections.ai4artsed.devserver.plugins.module_utils import hf_download, hf_plan
 
 SIZE = 256 * 1024
 MODEL = safetensors_bytes("model", SIZE)
@@ -69,8 +69,8 @@ def test_first_download_places_the_verified_file(capsys, hub, store):
 
 def test_rerun_is_a_no_op_that_does_not_read_the_file(capsys, hub, store, monkeypatch):
     run_hf_model(capsys, base(hub, store))
-    monkeypatch.setattr(hf_store, "sha256_of", lambda path: pytest.fail("re-run read %s" % path))
-    monkeypatch.setattr(hf_store, "git_oid_of", lambda path, size: pytest.fail("re-run read %s" % path))
+    monkeypatch.setattr(hf_plan, "sha256_of", lambda path: pytest.fail("re-run read %s" % path))
+    monkeypatch.setattr(hf_plan, "git_oid_of", lambda path, size: pytest.fail("re-run read %s" % path))
     before = hub.stats.as_dict()
     failed, result = run_hf_model(capsys, base(hub, store))
     assert not failed, result

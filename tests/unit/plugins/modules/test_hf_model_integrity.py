@@ -13,7 +13,7 @@ from pathlib import Path
 import pytest
 
 from helpers.hf import HubDouble, base, run_hf_model, safetensors_bytes, tree
-from ansible_collections.ai4artsed.devserver.plugins.module_utils import disk, hf_download
+from ansible_collections.ai4artsed.devserver.plugins.module_utils import disk, hf_download, hf_hub
 
 REPO_ROOT = Path(__file__).resolve().parents[4]
 COLLECTIONS = str(REPO_ROOT / ".collections")
@@ -512,8 +512,8 @@ def test_a_pinned_re_run_works_without_the_hub_client_and_a_download_says_it_is_
     def no_client():
         raise ImportError("No module named 'huggingface_hub'")
 
-    monkeypatch.setattr(hf_download, "_LIBRARY", {})
-    monkeypatch.setattr(hf_download, "_import_library", no_client)
+    monkeypatch.setattr(hf_hub, "_LIBRARY", {})
+    monkeypatch.setattr(hf_hub, "_import_library", no_client)
     failed, result = run_hf_model(capsys, args)
     assert not failed, result
     assert [entry["action"] for entry in result["files"]] == ["unchanged"]

@@ -1,10 +1,8 @@
-"""model_storage_report and hf_model_progress: the report's figures and Markdown, the progress reader."""
+"""model_storage_report: the report's figures and Markdown."""
 
-import json
 import os
 
 from ansible_collections.ai4artsed.devserver.plugins.module_utils import storage_report
-from ansible_collections.ai4artsed.devserver.plugins.modules import hf_model_progress
 
 
 def write(path, data):
@@ -62,19 +60,3 @@ def test_markdown_is_stable_and_leaves_out_our_records(tmp_path):
 def test_without_a_listing_nothing_is_unmanaged(tmp_path):
     roots, archive, _listed = tree(tmp_path)
     assert storage_report.collect(roots, archive, None)["unmanaged"] == []
-
-
-def test_progress_reader(tmp_path):
-    progress, results = tmp_path / "progress.json", tmp_path / "job"
-    assert hf_model_progress.status(str(progress), str(results)) == {
-        "finished": False, "line": "waiting for the first progress report", "done_bytes": 0, "total_bytes": 0,
-        "files_done": 0, "files_total": 0}
-    progress.write_text(json.dumps({"line": "1.0 / 2.0 GB, 1.0 MB/s, ETA 17 min", "done_bytes": 1, "total_bytes": 2,
-                                    "files_done": 1, "files_total": 3, "updated": 100.0}))
-    results.write_text(json.dumps({"started": 1, "finished": 0}))
-    running = hf_model_progress.status(str(progress), str(results))
-    assert running["line"] == "1.0 / 2.0 GB, 1.0 MB/s, ETA 17 min (1 of 3 files)" and not running["finished"]
-    results.write_text(json.dumps({"changed": True, "files": []}))
-    assert hf_model_progress.status(str(progress), str(results))["finished"]
-    stale = hf_model_progress.status(str(progress), str(results), started=200.0)
-    assert stale["line"] == "finished, nothing was downloaded"

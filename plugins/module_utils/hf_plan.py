@@ -1,11 +1,13 @@
 # -*- coding: utf-8 -*-
 # Copyright: (c) 2026, AI4ArtsEd DevServer team
 # GNU General Public License v3.0+ (see https://www.gnu.org/licenses/gpl-3.0.txt)
-"""hf_model's plan and apply steps for a batch of files.
+"""hf_model's planner: what a run does with each file of a batch, then the run itself.
 
-``plan_file`` decides, for one requested file, what a run would do; check mode stops there and
-reports it, a real run hands the plan to ``apply_plan``. Both use the same plan, so what
-``--check`` prints is what a run does.
+``normalize_requests`` turns the module's options into one request per entry, ``Expansion`` (hf_expansion)
+turns an ``allow_patterns`` entry into one request per matching file, and ``plan_file`` decides, for one
+file, what a run would do. Check mode stops there and reports it; a real run hands each plan to
+``apply_plan`` (hf_apply). Both use the same plan, so what ``--check`` prints is what a run does.
+``vouched_for`` is the same decision for callers that skip the module call altogether.
 """
 
 from __future__ import absolute_import, division, print_function
@@ -14,7 +16,6 @@ __metaclass__ = type
 
 import hashlib
 import os
-import re
 import time
 from concurrent.futures import ThreadPoolExecutor
 
@@ -27,15 +28,14 @@ from ansible_collections.ai4artsed.devserver.plugins.module_utils.hf_apply impor
 )
 from ansible_collections.ai4artsed.devserver.plugins.module_utils.hf_download import (
     CHUNK_SIZE,
-    HfModelError,
-    Transfer,
-    fetch_remote,
-    list_matching_files,
-    resolve_commit,
+    partial_identity,
+    resumable_bytes,
 )
+from ansible_collections.ai4artsed.devserver.plugins.module_utils.hf_errors import UNREACHABLE, HfModelError
 from ansible_collections.ai4artsed.devserver.plugins.module_utils.hf_expansion import (
+    Expansion,
     expansion_path,
-    record_listing,
+    is_full_commit,
     recorded_listing,
 )
 from ansible_collections.ai4artsed.devserver.plugins.module_utils.hf_paths import PathRefused, resolve_inside
@@ -52,23 +52,19 @@ from ansible_collections.ai4artsed.devserver.plugins.module_utils.hf_record impo
 )
 from ansible_collections.ai4artsed.devserver.plugins.module_utils.hf_result import summarize
 
-UNREACHABLE = ("network", "not_hub")  # the hub could not be asked; says nothing about the file
 REQUEST_KEYS = ("repo_id", "filename", "allow_patterns", "revision", "repo_type", "dest", "sha256", "size", "state")
-FULL_COMMIT_RE = re.compile(r"^[0-9a-f]{40}$")
 
 
 class Settings:
-    """What applies to every file of one module call."""
+    """What applies to every file of one module call; ``hub`` is the HubClient every request goes through."""
 
-    def __init__(self, root, state_dir, archive_root, endpoint, token, timeout, retries, verify,
+    def __init__(self, root, state_dir, archive_root, hub, retries, verify,
                  free_space_margin, max_workers, progress_file, check_mode, set_file_attributes=None,
                  set_dir_owner=None, backoff=1.0, lock_timeout=60, owner=None, group=None):
         self.root = root
         self.state_dir = state_dir
         self.archive_root = archive_root
-        self.endpoint = endpoint.rstrip("/")
-        self.token = token
-        self.timeout = timeout
+        self.hub = hub
         self.retries = retries
         self.verify = verify
         self.free_space_margin = free_space_margin
@@ -164,63 +160,6 @@ def refuse_duplicate_dests(requests, root):
         seen[dest] = request
 
 
-def is_full_commit(revision):
-    return bool(FULL_COMMIT_RE.match(revision))
-
-
-class Expansion:
-    """Requests with allow_patterns expanded to one request per matching file, below dest as a folder.
-
-    ``listings``: (record file, request, listing) of fresh listings, recorded by a real run;
-    ``warnings``: entries whose earlier listing stood in because the hub could not be asked.
-    """
-
-    def __init__(self, requests, settings):
-        self.requests = []
-        self.listings = []
-        self.warnings = []
-        for request in requests:
-            if not request.get("allow_patterns") or request["state"] == "absent":
-                self.requests.append(request)
-                continue
-            for path in self._matching_paths(request, settings):
-                single = dict(request, filename=path, allow_patterns=None, sha256=None, size=None)
-                single["dest"] = os.path.join(request["dest"], path)
-                self.requests.append(single)
-
-    def _matching_paths(self, request, settings):
-        record_file = expansion_path(settings.state_dir, settings.root, request["dest"])
-        recorded = recorded_listing(record_file, request)
-        if recorded and is_full_commit(request["revision"]):
-            return recorded["files"]  # a commit's files never change: nothing to ask
-        try:
-            commit = resolve_commit(request, settings.endpoint, settings.token, settings.timeout)
-        except HfModelError as error:
-            if error.kind not in UNREACHABLE:
-                raise
-            if recorded:
-                self.warnings.append(
-                    "%s: could not list %s at %r (allow_patterns %s), so could not check for updates (%s); using "
-                    "the %d files an earlier run listed at commit %s." % (
-                        request["dest"], request["repo_id"], request["revision"], ", ".join(request["allow_patterns"]),
-                        error, len(recorded["files"]), recorded["commit"]))
-                return recorded["files"]
-            commit = None  # nothing to fall back to: the listing below retries, then fails with the reason
-        if recorded and commit and recorded["commit"] == commit:
-            return recorded["files"]
-        paths = list_matching_files(dict(request, revision=commit or request["revision"]), settings.endpoint,
-                                    settings.token, request["allow_patterns"])
-        if record_file:
-            self.listings.append((record_file, request,
-                                  {"revision": request["revision"], "commit": commit, "files": paths}))
-        return paths
-
-    def record(self):
-        """Keep the fresh listings for the next run (real runs only: check mode writes nothing)."""
-        for record_file, request, listing in self.listings:
-            record_listing(record_file, request, listing)
-
-
 def _origin(request, commit):
     return {"repo_id": request["repo_id"], "repo_type": request["repo_type"], "filename": request["filename"],
             "commit": commit}
@@ -264,7 +203,7 @@ def plan_file(request, settings):
 
     try:
         # A file its record vouches for needs no answer: no retries, so an offline re-run stays fast.
-        remote = fetch_remote(request, settings.endpoint, settings.token, settings.timeout, retry=not trusted)
+        remote = settings.hub.file_metadata(request, retry=not trusted)
     except HfModelError as error:
         if trusted and error.kind in UNREACHABLE:
             return _unchecked(plan, record, str(error))
@@ -279,7 +218,7 @@ def plan_file(request, settings):
                 "Refusing to download %s/%s from %s: no sha256 is pinned and the hub's answer carried %s, so the "
                 "bytes could not be verified (a captive portal or a proxy answers like this). Check the host's "
                 "network and proxy, or pin sha256 for this file (the sha256 shown on its page on the hub); "
-                "nothing was downloaded." % (request["repo_id"], request["filename"], settings.endpoint,
+                "nothing was downloaded." % (request["repo_id"], request["filename"], settings.hub.endpoint,
                                              remote.missing_checks() or "no commit (X-Repo-Commit)"),
             )
     plan.remote = remote
@@ -334,8 +273,7 @@ def plan_file(request, settings):
             "is moved to the archive first, or move it away yourself." % (dest, plan.reason),
         )
     if plan.action in ("download", "replace"):
-        plan.resumable = max(Transfer(remote, dest, settings.endpoint, None, 0, 0).resumable_bytes(
-            plan.expected_sha256), 0)
+        plan.resumable = max(resumable_bytes(dest, partial_identity(remote, plan.expected_sha256)), 0)
     return plan
 
 
