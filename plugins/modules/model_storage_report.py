@@ -49,7 +49,7 @@ options:
   listed_prefixes:
     description:
       - Folders whose files the manifest manages whatever they hold, C(store) and C(comfyui) each a list of paths
-        relative to its root (the C(listed_prefixes) return value of M(ai4artsed.devserver.model_manifest): the
+        relative to its root (the C(listed_prefixes) return value of M(ai4artsed.devserver.model_manifest), the
         folders of multi-file models). Used with O(listed).
     type: dict
   dest:
