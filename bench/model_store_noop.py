@@ -7,7 +7,8 @@ Issue 9, case 10: a no-op model_store run with the production manifest must take
    same entries, repositories, paths, destinations, links, pins and workflows, with small files) and
    serves them with the loopback hub double (tests/doubles/hf_hub_double.py);
 2. starts a container from the project's Debian 12 systemd image (the one the Molecule scenarios
-   use) and converges the common, hf_client and model_store roles on it over the docker connection;
+   use) and converges the common and model_store roles on it over the docker connection (model_store
+   sets up the hf_client role itself);
 3. times K runs of a playbook that applies the model_store role alone (each must report changed=0)
    and K runs of `ansible -m ping`, alternating, and prints the medians and their ratio.
 
@@ -57,11 +58,11 @@ CONVERGE = """---
     - {work}/store-vars.yml
   roles:
     - role: ai4artsed.devserver.common
-    - role: ai4artsed.devserver.hf_client
     - role: ai4artsed.devserver.model_store
 """
 
-# The timed run: the model_store role alone, with the defaults of the roles it builds on.
+# The timed run: the model_store role alone, with the defaults of the roles it builds on. hf_client_ready says
+# the client is set up (the converge did it), so model_store does not include the hf_client role again.
 NOOP = """---
 - name: Re-run the model store (timed)
   hosts: bench

@@ -321,7 +321,8 @@ def plan(manifest, extra_models=(), media=None, workflows=None, store_root=None,
     declared = manifest.get("workflows") or {}
     result = {
         "entries": len(entries), "selected": [], "workflows": chosen, "downloads": {"store": [], "comfyui": []},
-        "links": {}, "links_ready": {}, "listed": {"store": [], "comfyui": []}, "gated": [],
+        "links": {}, "links_ready": {}, "listed": {"store": [], "comfyui": []},
+        "listed_prefixes": {"store": [], "comfyui": []}, "gated": [],
         "known_bytes": 0, "missing_bytes": 0, "unknown_size": [], "missing": [], "fetch": {"store": [], "comfyui": []},
         "missing_by_workflow": missing_by_workflow(manifest, selected, chosen),
         "roots_exist": bool(store_root and comfyui_root and os.path.isdir(store_root) and os.path.isdir(comfyui_root)),
@@ -354,6 +355,8 @@ def plan(manifest, extra_models=(), media=None, workflows=None, store_root=None,
             folder = os.path.join(base, dest) if base else None
             present = _folder_files(folder) if folder and os.path.isdir(folder) else []
             result["listed"][root].extend("%s/%s" % (dest, name) for name in present)
+            # What a multi-file model downloads into its folder later is managed too, without planning again.
+            result["listed_prefixes"][root].append(dest)
             result["unknown_size"].append(entry["name"])
             if not present:
                 result["missing"].append(entry["name"])

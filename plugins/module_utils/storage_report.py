@@ -62,10 +62,17 @@ def _digest(root, relative, stat_result):
     return sha256_file(os.path.join(root, relative))
 
 
-def collect(roots, archive_root=None, listed=None):
+def collect(roots, archive_root=None, listed=None, listed_prefixes=None):
     """roots: [(label, path)], e.g. [("Models", store), ("ComfyUI models", link_root)].
-    listed: {label: [relative files the manifest manages]}; None reports no unmanaged files."""
+    listed: {label: [relative files the manifest manages]}; None reports no unmanaged files.
+    listed_prefixes: {label: [folders whose files the manifest manages]} (multi-file models)."""
     listed = dict((label, set(paths)) for label, paths in (listed or {}).items())
+    prefixes = dict((label, tuple(path.rstrip("/") + "/" for path in paths))
+                    for label, paths in (listed_prefixes or {}).items())
+
+    def unmanaged(label, relative):
+        return label in listed and relative not in listed[label] and not relative.startswith(prefixes.get(label, ()))
+
     files, links = [], []  # (label, root, relative, stat)
     for label, root in roots:
         if not os.path.isdir(root):
@@ -107,15 +114,15 @@ def collect(roots, archive_root=None, listed=None):
         row["files"] += 1
         row["linked"] += (label, relative) in linked
         row["duplicates"] += (label, relative) in duplicated
-        if label in listed and relative not in listed[label]:
+        if unmanaged(label, relative):
             row["unmanaged"] += 1
     for label, root, relative in links:
         row = rows.setdefault((label, _folder(relative)), _empty_row())
         row["links"] += 1
     for item in broken:
         rows[(item["root"], _folder(item["path"]))]["broken links"] += 1
-    unmanaged = ["%s/%s" % (label, relative) for label, _root, relative, _stat in files
-                 if label in listed and relative not in listed[label]]
+    unmanaged_files = ["%s/%s" % (label, relative) for label, _root, relative, _stat in files
+                       if unmanaged(label, relative)]
     order = dict((label, index) for index, (label, _root) in enumerate(roots))
     keys = sorted(rows, key=lambda key: (order[key[0]], key[1]))
     table = [dict(rows[key], folder="%s/%s" % key) for key in keys]
@@ -130,7 +137,7 @@ def collect(roots, archive_root=None, listed=None):
         for key in totals:
             totals[key] += row[key]
     return {"rows": table, "totals": totals, "archive": archive, "duplicates": duplicates,
-            "broken_links": broken, "unmanaged": unmanaged}
+            "broken_links": broken, "unmanaged": unmanaged_files}
 
 
 def _empty_row():
@@ -173,14 +180,18 @@ STORE_LABEL = "Models"
 COMFYUI_LABEL = "ComfyUI models"
 
 
-def store_report(store_root, comfyui_root=None, archive_root=None, listed=None):
-    """The report of the store (and ComfyUI's models/ folder); listed as model_manifest returns it, or None."""
+def store_report(store_root, comfyui_root=None, archive_root=None, listed=None, listed_prefixes=None):
+    """The report of the store (and ComfyUI's models/ folder); listed and listed_prefixes as model_manifest
+    returns them, or None."""
     roots = [(STORE_LABEL, store_root)]
     if comfyui_root:
         roots.append((COMFYUI_LABEL, comfyui_root))
     if listed is not None:
         listed = {STORE_LABEL: listed.get("store") or [], COMFYUI_LABEL: listed.get("comfyui") or []}
-    return collect(roots, archive_root, listed)
+    if listed_prefixes is not None:
+        listed_prefixes = {STORE_LABEL: listed_prefixes.get("store") or [],
+                           COMFYUI_LABEL: listed_prefixes.get("comfyui") or []}
+    return collect(roots, archive_root, listed, listed_prefixes)
 
 
 def read_text(path):

@@ -14,6 +14,7 @@ from __future__ import absolute_import, division, print_function
 
 __metaclass__ = type
 
+import functools
 import os
 import stat
 
@@ -135,14 +136,25 @@ def _blocking_parent_in(top, target, planned_dirs):
     return None
 
 
-def plan_unlisted(root, listed, archive_root=None):
+def _is_listed(relative, keep, prefixes):
+    """Whether a path relative to the store is managed: listed itself, or below a multi-file model's folder."""
+    return relative in keep or relative.startswith(prefixes)
+
+
+def _prefixes(listed_prefixes):
+    return tuple(os.path.normpath(item) + "/" for item in listed_prefixes)
+
+
+def plan_unlisted(root, listed, archive_root=None, listed_prefixes=()):
     """Plan archiving every regular file below root that `listed` (paths relative to root) leaves out.
 
-    Names starting with a dot (sidecar records, the tools' own state) are never touched, and
-    neither are symlinks or the archive itself when it sits below root.
+    A file below a folder in `listed_prefixes` (a multi-file model's folder) counts as listed. Names
+    starting with a dot (sidecar records, the tools' own state) are never touched, and neither are
+    symlinks or the archive itself when it sits below root.
     """
     root = os.path.abspath(root)
     keep = set(os.path.normpath(item) for item in listed)
+    prefixes = _prefixes(listed_prefixes)
     skip = os.path.abspath(archive_root) if archive_root else None
     plan = []
     for current, dirs, files in os.walk(root):
@@ -153,7 +165,7 @@ def plan_unlisted(root, listed, archive_root=None):
             if name.startswith(".") or not os.path.isfile(path) or os.path.islink(path):
                 continue
             relative = os.path.relpath(path, root)
-            if relative not in keep:
+            if not _is_listed(relative, keep, prefixes):
                 plan.append({"action": "archive", "path": path, "size": os.lstat(path).st_size,
                              "reason": "no longer listed in the model manifest"})
     return plan
@@ -178,7 +190,7 @@ def apply_archive_plan(root, archive_root, plan, now=None, done=None):
 
 
 def plan_model_archive(root, archive_root, paths=(), merges=(), archive_unlisted=False, listed=(),
-                       reason="archived by model_archive"):
+                       reason="archived by model_archive", listed_prefixes=()):
     """The whole model_archive plan: merges, then named paths, then (opt-in) unlisted store files.
 
     With archive_unlisted, a file a merge would move is archived instead when its new place is not
@@ -189,16 +201,20 @@ def plan_model_archive(root, archive_root, paths=(), merges=(), archive_unlisted
     if is_inside(archive_root, root) or is_inside(root, archive_root):
         raise ArchiveError("The archive %s and the tree %s must not be inside one another" % (archive_root, root))
     keep = set(os.path.normpath(item) for item in listed)
+    prefixes = _prefixes(listed_prefixes)
+
+    def unlisted_reason(relative, folder):
+        if _is_listed(relative, keep, prefixes) or os.path.basename(relative).startswith("."):
+            return None
+        return "no longer listed in the model manifest (was in deprecated %s/)" % folder
+
     plan, taken, sources = [], set(), []
     for merge in merges:
         source_path = _inside_root(root, merge["src"], "deprecated folder")
         sources.append(source_path)
         unwanted = None
         if archive_unlisted:
-            def unwanted(relative, folder=merge["src"]):
-                if relative in keep or os.path.basename(relative).startswith("."):
-                    return None
-                return "no longer listed in the model manifest (was in deprecated %s/)" % folder
+            unwanted = functools.partial(unlisted_reason, folder=merge["src"])
         for entry in plan_merge(root, merge["src"], merge["dest"], unwanted=unwanted):
             plan.append(entry)
             taken.add(entry["path"])
@@ -208,7 +224,7 @@ def plan_model_archive(root, archive_root, paths=(), merges=(), archive_unlisted
             plan.append({"action": "archive", "path": path, "size": tree_size(path), "reason": reason})
             taken.add(path)
     if archive_unlisted:
-        for entry in plan_unlisted(root, keep, archive_root):
+        for entry in plan_unlisted(root, keep, archive_root, listed_prefixes):
             if entry["path"] in taken or any(is_inside(entry["path"], source) for source in sources):
                 continue
             if any(is_inside(entry["path"], other) for other in taken):

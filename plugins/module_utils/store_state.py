@@ -83,14 +83,15 @@ def first_not_owned(top, uid, gid, ignored=()):
     return None
 
 
-def report_state(store_root, comfyui_root, archive_root, listed, report_path, owner, group, mode=0o644):
+def report_state(store_root, comfyui_root, archive_root, listed, report_path, owner, group, mode=0o644,
+                 listed_prefixes=None):
     """The storage report of the store as it is now, and whether report_path already holds that text
     (owned by owner:group with `mode`).
 
     When the role's steps then change nothing, this is the report at the end of the run too, and the
     report step neither walks the store again nor writes.
     """
-    text = markdown(store_report(store_root, comfyui_root, archive_root, listed))
+    text = markdown(store_report(store_root, comfyui_root, archive_root, listed, listed_prefixes))
     uid, gid = account_ids(owner, group)
     current = read_text(report_path) == text and not folders_off([report_path], uid, gid, mode, kind=stat.S_ISREG)
     return {"markdown": text, "current": current}

@@ -334,13 +334,14 @@ summary:
   type: str
 """
 
-from ansible.module_utils.basic import AnsibleModule, env_fallback
+from ansible.module_utils.basic import AnsibleModule
 from ansible_collections.ai4artsed.devserver.plugins.module_utils.hf_errors import HfModelError
 from ansible_collections.ai4artsed.devserver.plugins.module_utils.hf_hub import HubClient
 from ansible_collections.ai4artsed.devserver.plugins.module_utils.hf_plan import Settings, run
 from ansible_collections.ai4artsed.devserver.plugins.module_utils.hf_preflight import check_token
 from ansible_collections.ai4artsed.devserver.plugins.module_utils.hf_progress import progress_path
 from ansible_collections.ai4artsed.devserver.plugins.module_utils.hf_record import default_state_dir
+from ansible_collections.ai4artsed.devserver.plugins.module_utils.hf_token import token_option
 
 SINGLE_FILE_KEYS = ("dest", "action", "commit", "sha256", "size", "resumed_from", "range_ignored", "archived_to")
 
@@ -356,7 +357,7 @@ def argument_spec():
         "root": {"type": "path", "required": True},
         "sha256": {"type": "str"},
         "size": {"type": "int"},
-        "token": {"type": "str", "no_log": True, "fallback": (env_fallback, ["HF_TOKEN"])},
+        "token": token_option(),
         "endpoint": {"type": "str", "default": "https://huggingface.co"},
         "state": {"type": "str", "default": "present", "choices": ["present", "absent"]},
         "verify": {"type": "str", "default": "metadata", "choices": ["metadata", "full"]},

@@ -23,8 +23,8 @@ description:
     C(loras/)). Files absent from the destination are moved there, identical duplicates (size and sha256) are
     archived, and conflicting ones are kept where they are and reported in RV(conflicts). The emptied deprecated
     folder is archived too.
-  - With O(archive_unlisted=true), every regular file under O(root) that O(listed) leaves out is archived. Names
-    starting with a dot are never touched.
+  - With O(archive_unlisted=true), every regular file under O(root) that O(listed) leaves out, and that is not below
+    a folder of O(listed_prefixes), is archived. Names starting with a dot are never touched.
   - Moves use a rename on one filesystem. An archive on another filesystem is refused with a message; files are
     never copied and deleted.
   - Every check a move makes (inside O(root), no symlinked parent, one filesystem) runs for the whole plan before
@@ -79,6 +79,14 @@ options:
     type: list
     elements: str
     default: []
+  listed_prefixes:
+    description:
+      - Folders (relative to O(root)) whose files O(archive_unlisted) keeps, whatever they hold, for example the
+        folder of a multi-file model (the C(listed_prefixes) of M(ai4artsed.devserver.model_manifest)), which holds
+        the files its patterns matched.
+    type: list
+    elements: str
+    default: []
   reason:
     description:
       - Reason written to the ledger for O(paths).
@@ -114,12 +122,13 @@ EXAMPLES = r"""
       - Stable-Diffusion/old_model.safetensors
     reason: replaced by the new release
 
-- name: Archive store files the manifest no longer lists (opt-in)
+- name: Archive store files the manifest no longer lists (opt-in; plan is the registered model_manifest result)
   ai4artsed.devserver.model_archive:
     root: /home/ai4artsed/ai/SwarmUI/Models
     archive_root: /home/ai4artsed/ai/model-archive
     archive_unlisted: true
-    listed: "{{ model_manifest | map(attribute='store_path') | list }}"
+    listed: "{{ plan.listed.store }}"
+    listed_prefixes: "{{ plan.listed_prefixes.store }}"
 """
 
 RETURN = r"""
@@ -186,6 +195,7 @@ def main():
             }},
             "archive_unlisted": {"type": "bool", "default": False},
             "listed": {"type": "list", "elements": "str", "default": []},
+            "listed_prefixes": {"type": "list", "elements": "str", "default": []},
             "reason": {"type": "str", "default": "archived by model_archive"},
         },
         supports_check_mode=True,
@@ -196,7 +206,8 @@ def main():
     try:
         plan = plan_model_archive(params["root"], params["archive_root"], paths=params["paths"],
                                   merges=params["merge"], archive_unlisted=params["archive_unlisted"],
-                                  listed=params["listed"], reason=params["reason"])
+                                  listed=params["listed"], reason=params["reason"],
+                                  listed_prefixes=params["listed_prefixes"])
         moves = [entry for entry in plan if entry["action"] in ("archive", "move")]
         result.update(changed=bool(moves), planned=moves,
                       conflicts=[entry for entry in plan if entry["action"] in ("conflict", "skip")])

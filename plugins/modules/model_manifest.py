@@ -29,6 +29,11 @@ description:
     0755, the deprecated O(merge_sources) that still exist, and the first path below each root not owned by the
     account. A re-run that finds nothing off then skips those steps instead of calling a module only to learn
     that nothing changed.
+  - Decides the preflight in the same call, RV(refusals) with RV(notes) and RV(summary), so the role prints them and
+    asserts that nothing was refused. It refuses gated repositories without a token (O(token)), downloads that do
+    not fit on the store's filesystem with O(free_space_margin_mb) to spare, and selected workflows that need more
+    memory than the largest GPU of O(gpu_memory_mib) has (unless O(check_vram=false)). The messages name the
+    M(ai4artsed.devserver.model_store) role's variables, where a user changes the selection.
   - With O(owner) and O(report_path), it also builds the storage report of the store as it is now
     (M(ai4artsed.devserver.model_storage_report)'s text) and says whether O(report_path) already holds it, so a
     re-run that changes nothing neither walks the store twice nor writes the report.
@@ -103,6 +108,30 @@ options:
     description:
       - Where the role writes the storage report. With O(owner), RV(host.report) is returned.
     type: path
+  token:
+    description:
+      - Hugging Face access token; the preflight refuses gated repositories without one (RV(refusals)).
+      - Falls back to the E(HF_TOKEN) environment variable of the target, the same rule as
+        M(ai4artsed.devserver.hf_model), so the plan checks the token the downloads will use. Never logged.
+    type: str
+  free_space_margin_mb:
+    description:
+      - Megabytes (10^6 bytes) that must stay free on the filesystem of O(store_root) after the downloads.
+    type: int
+    default: 1024
+  gpu_memory_mib:
+    description:
+      - The memory of each GPU of the host in MiB, null where it is not known (the C(memory_mib) of the
+        C(nvidia_driver_gpus) facts). The largest is compared with the C(vram_gb) of the selected workflows
+        (MiB / 1024). Empty, or all null, skips that check with a note.
+    type: list
+    elements: raw
+    default: []
+  check_vram:
+    description:
+      - Whether to refuse selected workflows that need more memory than the largest GPU has.
+    type: bool
+    default: true
 extends_documentation_fragment:
   - ai4artsed.devserver.read_only
 seealso:
@@ -161,9 +190,38 @@ links_ready:
 listed:
   description:
     - Files each root keeps (paths relative to the root), for a prune with M(ai4artsed.devserver.model_archive).
-    - Multi-file entries contribute the files found in their folder.
+    - Multi-file entries contribute the files found in their folder; their folder is in RV(listed_prefixes) too.
   returned: success
   type: dict
+listed_prefixes:
+  description:
+    - Folders of multi-file entries (C(allow_patterns)) per root, C(store) and C(comfyui). Every file below one is
+      managed, also one downloaded after this plan, so a prune or the storage report after the downloads needs no
+      second plan.
+  returned: success
+  type: dict
+  sample: {store: [], comfyui: [musicgen, stableaudio/stable-audio-open-1.0]}
+refusals:
+  description:
+    - What the preflight refuses, each with C(check) (V(gated), V(space) or V(vram)) and C(msg), which says what is
+      wrong and what to do. Empty when the selection can be installed.
+  returned: success
+  type: list
+  elements: dict
+  sample: [{check: vram, msg: "The largest GPU has 16 GB of memory, but the selected workflows need up to 24 GB: ..."}]
+notes:
+  description:
+    - What the role prints besides the refusals, a warning per selected workflow that loads a file no selected entry
+      provides, and why the VRAM check was skipped.
+  returned: success
+  type: list
+  elements: str
+summary:
+  description: The selection in three lines, workflows, selected entries, and what is still to download.
+  returned: success
+  type: list
+  elements: str
+  sample: ["workflows: flux2", "files: 4 of 30 entries selected", "still to download: 0 entries, 0.0 GB of known size"]
 gated:
   description: Selected entries from gated repositories, each with C(name), C(repo_id) and C(licence_page).
   returned: success
@@ -269,7 +327,10 @@ vram_by_workflow:
 """
 
 from ansible.module_utils.basic import AnsibleModule
+from ansible_collections.ai4artsed.devserver.plugins.module_utils.disk import disk_space, human_bytes
+from ansible_collections.ai4artsed.devserver.plugins.module_utils.hf_token import token_option
 from ansible_collections.ai4artsed.devserver.plugins.module_utils.manifest import ManifestError, plan
+from ansible_collections.ai4artsed.devserver.plugins.module_utils.store_plan import Measured, largest_gpu_mib, verdicts
 from ansible_collections.ai4artsed.devserver.plugins.module_utils.store_state import inspect_host, report_state
 
 
@@ -289,6 +350,10 @@ def main():
             "check_updates": {"type": "bool", "default": True},
             "archive_root": {"type": "path"},
             "report_path": {"type": "path"},
+            "token": token_option(),
+            "free_space_margin_mb": {"type": "int", "default": 1024},
+            "gpu_memory_mib": {"type": "list", "elements": "raw", "default": []},
+            "check_vram": {"type": "bool", "default": True},
         },
         required_together=[("owner", "group")],
         required_by={"owner": ("store_root", "comfyui_root")},
@@ -308,8 +373,22 @@ def main():
         if params["report_path"]:
             result["host"]["report"] = report_state(params["store_root"], params["comfyui_root"],
                                                     params["archive_root"], result["listed"], params["report_path"],
-                                                    params["owner"], params["group"])
+                                                    params["owner"], params["group"],
+                                                    listed_prefixes=result["listed_prefixes"])
+    result.update(verdicts(result, measure(params, result.get("host")), params["comfyui_root"]))
     module.exit_json(changed=False, **result)
+
+
+def measure(params, host):
+    """What the preflight compares the plan with; free space as inspect_host measured it, when it ran."""
+    free = dict((key, host[key]) for key in ("free_bytes", "free_human", "mount")) if host else None
+    if free is None and params["store_root"]:
+        space = disk_space(params["store_root"])
+        free = {"free_bytes": space.free_bytes, "free_human": human_bytes(space.free_bytes), "mount": space.mount}
+    free = free or {"free_bytes": None, "free_human": None, "mount": None}
+    return Measured(margin_bytes=params["free_space_margin_mb"] * 1000 ** 2,
+                    gpu_memory_mib=largest_gpu_mib(params["gpu_memory_mib"]),
+                    check_vram=params["check_vram"], token_given=bool(params["token"]), **free)
 
 
 if __name__ == "__main__":

@@ -46,6 +46,12 @@ options:
         C(listed) return value of M(ai4artsed.devserver.model_manifest)). Other files count as unmanaged. When
         absent, no file is reported as unmanaged.
     type: dict
+  listed_prefixes:
+    description:
+      - Folders whose files the manifest manages whatever they hold, C(store) and C(comfyui) each a list of paths
+        relative to its root (the C(listed_prefixes) return value of M(ai4artsed.devserver.model_manifest), the
+        folders of multi-file models). Used with O(listed).
+    type: dict
   dest:
     description:
       - Where to write the report. Not written when absent.
@@ -71,6 +77,7 @@ EXAMPLES = r"""
     comfyui_root: /home/ai4artsed/ai/SwarmUI/dlbackend/ComfyUI/models
     archive_root: /home/ai4artsed/ai/model-archive
     listed: "{{ plan.listed }}"
+    listed_prefixes: "{{ plan.listed_prefixes }}"
   register: report
 
 - name: Build the storage report and write it on the host
@@ -140,13 +147,15 @@ def main():
             "comfyui_root": {"type": "path"},
             "archive_root": {"type": "path"},
             "listed": {"type": "dict"},
+            "listed_prefixes": {"type": "dict"},
             "dest": {"type": "path"},
         },
         add_file_common_args=True,
         supports_check_mode=True,
     )
     params = module.params
-    report = store_report(params["store_root"], params["comfyui_root"], params["archive_root"], params["listed"])
+    report = store_report(params["store_root"], params["comfyui_root"], params["archive_root"], params["listed"],
+                          params["listed_prefixes"])
     text = markdown(report)
     result = dict(report, changed=False, markdown=text)
     if params["dest"]:

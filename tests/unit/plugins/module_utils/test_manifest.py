@@ -260,6 +260,8 @@ def test_plan_counts_missing_bytes_from_what_is_on_disk(tmp_path):
     assert result["links_ready"] == {"clip/a.safetensors": "clip/a.safetensors"}
     assert result["listed"] == {"store": ["clip/a.safetensors", "vae/B/b.safetensors"],
                                 "comfyui": ["musicgen/config.json"]}
+    # The multi-file model's folder is managed as a whole: files it downloads after this plan are kept too.
+    assert result["listed_prefixes"] == {"store": [], "comfyui": ["musicgen"]}
 
 
 def test_validation_does_not_change_its_input():

@@ -49,6 +49,14 @@ MODULE_CASES = [
      {"vae/listed.safetensors": ("file", b"l"), "vae/unlisted.safetensors": None, "vae/.sidecar.json": ("file", b"{}"),
       "vae/moved-unlisted.safetensors": None},
      ["VAE.archived-1", "VAE/moved-unlisted.safetensors", "vae/unlisted.safetensors"], 0),  # never overwrite
+    ("files below a listed prefix (a multi-file model's folder) stay, also those no plan has seen",
+     {"musicgen/config.json": "c", "musicgen/sub/weights.bin": "w", "musicgen-old/x.bin": "x",
+      "Lora/set/a.bin": "a"},
+     {"archive_unlisted": True, "listed": [], "listed_prefixes": ["musicgen", "loras/set"],
+      "merge": [{"src": "Lora", "dest": "loras"}]},
+     {"musicgen/config.json": ("file", b"c"), "musicgen/sub/weights.bin": ("file", b"w"), "musicgen-old/x.bin": None,
+      "loras/set/a.bin": ("file", b"a")},
+     ["Lora", "musicgen-old/x.bin"], 0),
     ("unlisted files stay when archive_unlisted is off",
      {"vae/unlisted.safetensors": "u"}, {"listed": []}, {"vae/unlisted.safetensors": ("file", b"u")}, [], 0),
 ]

@@ -57,6 +57,18 @@ def test_markdown_is_stable_and_leaves_out_our_records(tmp_path):
     assert ".hf_model" not in first and ".ai4artsed-model-links" not in first and "ledger" not in first
 
 
+def test_files_below_a_listed_prefix_are_managed(tmp_path):
+    roots, archive, listed = tree(tmp_path)
+    write(tmp_path / "models" / "musicgen" / "config.json", b"{}")  # a multi-file model's folder, planned before
+    write(tmp_path / "models" / "musicgen" / "sub" / "weights.bin", b"w")  # ... its downloads
+    write(tmp_path / "models" / "musicgen-old" / "x.bin", b"x")  # a sibling whose name starts the same
+    report = storage_report.collect(roots, archive, listed, {"ComfyUI models": ["musicgen"]})
+    assert report["unmanaged"] == ["Models/clip/unlisted.safetensors", "ComfyUI models/checkpoints/copy.safetensors",
+                                   "ComfyUI models/musicgen-old/x.bin"]
+    rows = dict((row["folder"], row) for row in report["rows"])
+    assert (rows["ComfyUI models/musicgen"]["files"], rows["ComfyUI models/musicgen"]["unmanaged"]) == (2, 0)
+
+
 def test_without_a_listing_nothing_is_unmanaged(tmp_path):
     roots, archive, _listed = tree(tmp_path)
     assert storage_report.collect(roots, archive, None)["unmanaged"] == []
