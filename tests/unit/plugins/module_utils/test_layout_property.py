@@ -15,7 +15,7 @@ import os
 import shutil
 import tempfile
 
-from hypothesis import HealthCheck, given, settings
+from hypothesis import HealthCheck, given, seed, settings
 from hypothesis import strategies as st
 
 from ansible_collections.ai4artsed.devserver.plugins.module_utils import layout, layout_cache, rollback, store_cleanup
@@ -25,9 +25,12 @@ from helpers.model_trees import build, contents, snapshot
 PROFILES = {"default": 1000, "nightly": 20000}
 PROFILE = os.environ.get("HYPOTHESIS_PROFILE", "default")
 EXAMPLES = PROFILES[PROFILE]
-# The suite (and CI) runs the same 1000 examples every time, so it passes or fails for the code, not for
-# the draw; the nightly profile draws fresh examples to find new cases (each one found becomes a test below).
-DERANDOMIZE = PROFILE == "default"
+# The examples are drawn in SHARDS tests of EXAMPLES / SHARDS each, so pytest-xdist spreads them over the
+# cores. The suite (and CI) runs the same examples every time (one fixed seed per shard), so it passes or
+# fails for the code, not for the draw; the nightly profile draws fresh examples to find new cases (each one
+# found becomes a test below).
+SHARDS = 4
+FIXED_SEEDS = PROFILE == "default"
 
 CONTENTS = st.sampled_from([b"alpha", b"beta", b"gamma", b"delta", b"x" * 7])  # few values: many duplicates
 STORE_FOLDERS = ["vae", "VAE", "vae/QwenImage", "loras", "Lora", "Lora/sub", "clip", "checkpoints"]
@@ -155,11 +158,7 @@ def run_links(store, link_root, archive_root, links, on_conflict, real_files=())
     return True
 
 
-@settings(max_examples=EXAMPLES, deadline=None, derandomize=DERANDOMIZE,
-          suppress_health_check=[HealthCheck.too_slow, HealthCheck.data_too_large, HealthCheck.filter_too_much])
-@given(store_spec=store_files, link_spec=link_side, dir_link_spec=dir_links,
-       archive_unlisted=st.booleans(), on_conflict=st.sampled_from(["fail", "archive"]), data=st.data())
-def test_no_file_content_is_ever_lost(store_spec, link_spec, dir_link_spec, archive_unlisted, on_conflict, data):
+def no_file_content_is_ever_lost(store_spec, link_spec, dir_link_spec, archive_unlisted, on_conflict, data):
     top = tempfile.mkdtemp(prefix="ai4artsed-property-")
     try:
         store, link_root, archive_root = make_tree(top, store_spec, link_spec, dir_link_spec)
@@ -186,6 +185,21 @@ def test_no_file_content_is_ever_lost(store_spec, link_spec, dir_link_spec, arch
         assert not [entry for entry in rollback.plan_rollback(archive_root) if entry["state"] == "restore"]
     finally:
         shutil.rmtree(top)  # the test's own temporary tree
+
+
+def _shard(number):
+    """One shard of the property: EXAMPLES / SHARDS examples, drawn from seed `number` unless nightly."""
+    test = settings(max_examples=EXAMPLES // SHARDS, deadline=None, database=None if FIXED_SEEDS else settings().database,
+                    suppress_health_check=[HealthCheck.too_slow, HealthCheck.data_too_large, HealthCheck.filter_too_much])(
+        given(store_spec=store_files, link_spec=link_side, dir_link_spec=dir_links, archive_unlisted=st.booleans(),
+              on_conflict=st.sampled_from(["fail", "archive"]), data=st.data())(no_file_content_is_ever_lost))
+    return seed(number)(test) if FIXED_SEEDS else test
+
+
+test_no_file_content_is_ever_lost_shard_0 = _shard(0)
+test_no_file_content_is_ever_lost_shard_1 = _shard(1)
+test_no_file_content_is_ever_lost_shard_2 = _shard(2)
+test_no_file_content_is_ever_lost_shard_3 = _shard(3)
 
 
 def test_a_real_file_place_exposed_through_a_link_to_a_sibling_folder_gets_the_store_file(tmp_path):
