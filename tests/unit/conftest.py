@@ -26,3 +26,11 @@ def store(tmp_path):
     root = tmp_path / "Models"
     root.mkdir()
     return root
+
+
+@pytest.fixture
+def roots(tmp_path):
+    """(store, archive root): an empty model store and the archive beside it, not yet created."""
+    store, archive_root = tmp_path / "Models", tmp_path / "model-archive"
+    store.mkdir()
+    return store, archive_root

@@ -15,13 +15,6 @@ from helpers.model_trees import build, ledger, snapshot
 NOW = "2026-11-27T10:00:00Z"
 
 
-@pytest.fixture
-def roots(tmp_path):
-    store, archive_root = tmp_path / "Models", tmp_path / "model-archive"
-    store.mkdir()
-    return store, archive_root
-
-
 def _lines(archive_root):
     return (archive_root / "ledger.jsonl").read_bytes().splitlines()
 

@@ -7,13 +7,6 @@ from ansible_collections.ai4artsed.devserver.plugins.module_utils import archive
 from helpers.model_trees import build
 
 
-@pytest.fixture
-def roots(tmp_path):
-    store, archive_root = tmp_path / "Models", tmp_path / "model-archive"
-    store.mkdir()
-    return store, archive_root
-
-
 def test_merge_refuses_a_destination_that_is_not_a_real_directory(roots):
     store, _archive_root = roots
     build(store, {"VAE/a": "a", "vae": ("link", "VAE")})

@@ -12,13 +12,6 @@ from helpers.model_trees import build, contents, ledger, snapshot
 from helpers.module_runner import run_module
 
 
-@pytest.fixture
-def roots(tmp_path):
-    store, archive_root = tmp_path / "Models", tmp_path / "model-archive"
-    store.mkdir()
-    return store, archive_root
-
-
 # name, store before, module arguments, expected store after (subset; None = absent), archived (relative to
 # the archive), conflicts
 MODULE_CASES = [
