@@ -21,7 +21,7 @@ import re
 FOLDER_KEY_OF_DIRECTORY = {"clip": "text_encoders", "unet": "diffusion_models", "t2i_adapter": "controlnet"}
 
 # The summary ComfyUI logs after loading the packs: "   0.0 seconds (IMPORT FAILED): /abs/custom_nodes/<pack>".
-IMPORT_FAILED_LINE = re.compile(r"^\s*[\d.]+ seconds \(IMPORT FAILED\): (?P<path>.+?)\s*$")
+IMPORT_FAILED_LINE = re.compile(r"(?:^|\s)[\d.]+ seconds \(IMPORT FAILED\): (?P<path>.+?)\s*$")
 # The line before the summary that carries the reason: "Cannot import /abs/custom_nodes/<pack> module for ...: <e>".
 CANNOT_IMPORT_LINE = re.compile(r"Cannot import (?P<path>.+?) module for custom nodes: (?P<reason>.*)$")
 SKIPPED_LINE = re.compile(r"Skip (?P<path>.+?) module for custom nodes due to the lack of NODE_CLASS_MAPPINGS")
@@ -65,7 +65,7 @@ def import_failures(journal_lines):
     for line in journal_lines:
         cannot = CANNOT_IMPORT_LINE.search(line)
         skipped = SKIPPED_LINE.search(line)
-        summary = IMPORT_FAILED_LINE.match(line)
+        summary = IMPORT_FAILED_LINE.search(line)
         if cannot:
             failures[_pack_of_path(cannot.group("path"))] = cannot.group("reason").strip() or "IMPORT FAILED"
         elif skipped:
