@@ -211,4 +211,4 @@ def test_unit_crash(first, now, crashed):
 def test_parse_systemctl_show():
     text = "ActiveState=active\nSubState=running\nNRestarts=0\nInvocationID=abc123\nMainPID=42\n"
     assert comfyui.parse_systemctl_show(text) == {"ActiveState": "active", "SubState": "running", "NRestarts": "0",
-                                                 "InvocationID": "abc123", "MainPID": "42"}
+                                                  "InvocationID": "abc123", "MainPID": "42"}

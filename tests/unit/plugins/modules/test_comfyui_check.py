@@ -229,7 +229,7 @@ def test_venv_versions_against_the_pins(capsys, tmp_path):
     import pytest as this_pytest
     wanted = ["pytest==" + this_pytest.__version__, "ansible-core", "pytest==0.0.1", "no-such-package-here==1.0"]
     failed, result = run_module(capsys, comfyui_check, {"venv": str(venv), "requirements": wanted,
-                                                       "fail_on_problems": False})
+                                                        "fail_on_problems": False})
     assert not failed
     assert result["problems"] == ["no-such-package-here is not installed in the venv (wanted no-such-package-here==1.0)",
                                   "pytest is %s in the venv, wanted 0.0.1" % this_pytest.__version__]
