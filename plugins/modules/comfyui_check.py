@@ -154,6 +154,7 @@ import time
 
 from ansible.module_utils.basic import AnsibleModule
 from ansible.module_utils.urls import open_url
+from ansible.module_utils.six.moves import http_client
 from ansible.module_utils.six.moves.urllib.error import HTTPError
 from ansible.module_utils.six.moves.urllib.parse import quote
 
@@ -170,6 +171,8 @@ from ansible_collections.ai4artsed.devserver.plugins.module_utils.comfyui import
     unit_crash,
 )
 
+# What asking ComfyUI can raise while it starts or stops: refused or reset connections, timeouts, half answers.
+REQUEST_ERRORS = (IOError, ValueError, http_client.HTTPException)
 UNIT_PROPERTIES = ("ActiveState", "SubState", "NRestarts", "InvocationID", "MainPID")
 INSTALLED_VERSIONS = ("import importlib.metadata as m, json; "
                       "print(json.dumps(dict((d.metadata['Name'], d.version) for d in m.distributions() "
@@ -250,7 +253,7 @@ def wait_for_comfyui(comfyui, unit, timeout):
             stats = comfyui.get("/system_stats", timeout=5)
             if stats is not None:
                 return stats
-        except (CheckFailed, IOError, ValueError):
+        except (CheckFailed,) + REQUEST_ERRORS:
             pass  # not listening yet, or still starting up
         if time.time() >= deadline:
             raise CheckFailed("ComfyUI did not answer GET %s/system_stats within %d seconds." % (comfyui.url, timeout))
@@ -364,6 +367,8 @@ def main():
         result["problems"] = run_checks(module, params, result)
     except CheckFailed as error:
         result["problems"].append(str(error))
+    except REQUEST_ERRORS as error:
+        result["problems"].append("asking ComfyUI at %s failed: %s" % (params["url"], error))
     if result["problems"] and unit and params["url"]:
         result["unit"] = unit.state()
         result["journal_tail"] = unit.tail(params["journal_lines"])
