@@ -179,8 +179,8 @@ def test_a_broken_node_pack_fails_the_converge_naming_it(host, run_playbook):
     nodes = sources()["nodes"]
     pack = COMFYUI + "/custom_nodes/broken_fixture_nodes"
     try:
-        code, output = run_playbook(COMFYUI_ONLY, {"comfyui_custom_nodes": [nodes["ai4artsed_fixture_nodes"],
-                                                                        nodes["broken_fixture_nodes"]]})
+        packs = [nodes["ai4artsed_fixture_nodes"], nodes["broken_fixture_nodes"]]
+        code, output = run_playbook(COMFYUI_ONLY, {"comfyui_custom_nodes": packs})
         assert code != 0, plain(output)[-3000:]
         failed = plain(output).split("fatal: ", 1)[-1]
         assert "broken_fixture_nodes" in failed, plain(output)[-3000:]
