@@ -136,7 +136,7 @@ def _walk(lines, start, spacing):
                            "(expected %d spaces, a tab counts 4)" % spacing)
         else:
             resume = comments[0][0] if comments else index
-            index = yield index, resume, [comment for _, comment in comments], text
+            index = yield index, resume, [pair[1] for pair in comments], text
             comments = []
     return comments[0][0] if comments else index
 
@@ -144,7 +144,7 @@ def _walk(lines, start, spacing):
 def _parse_section(lines, start, spacing, section):
     walker = _walk(lines, start, spacing)
     try:
-        index, _, comments, text = next(walker)
+        index, _resume, comments, text = next(walker)
         while True:
             line = lines[index]
             if text[0] in LIST_SYMBOLS:
@@ -163,7 +163,7 @@ def _parse_section(lines, start, spacing, section):
             else:
                 value, after = _parse_nested(lines, index + 1, spacing)
             section.entries[key] = Entry(value, comments)
-            index, _, comments, text = walker.send(after)
+            index, _resume, comments, text = walker.send(after)
     except StopIteration as end:
         return end.value
 

@@ -54,7 +54,7 @@ def wanted_values(settings, prefix=()):
             values.append((path, to_fds(value)))
         except ValueError as error:
             raise ValueError("settings key %s: %s" % (".".join(path), error))
-    paths = [path for path, _ in values]
+    paths = [pair[0] for pair in values]
     for path in paths:
         if any(other[:len(path)] == path and other != path for other in paths) or paths.count(path) > 1:
             raise ValueError("settings name %s more than once (as a value and as a section, or twice)"
@@ -66,8 +66,7 @@ def leaves(section, prefix=()):
     """(path tuple, value) of every value that is not a non-empty section, in file order."""
     for key, entry in section.entries.items():
         if isinstance(entry.value, Section) and entry.value.entries:
-            for leaf in leaves(entry.value, prefix + (key,)):
-                yield leaf
+            yield from leaves(entry.value, prefix + (key,))
         else:
             yield prefix + (key,), entry.value
 

@@ -58,6 +58,7 @@ attributes:
   platform:
     support: full
     platforms: posix
+    description: Runs on the POSIX hosts this collection provisions (Debian and Ubuntu).
 notes:
   - Writing goes through a temporary file in the same folder and a rename; an existing file keeps its owner and mode
     unless O(owner), O(group) or O(mode) say otherwise.
@@ -141,13 +142,18 @@ def read_file(module, path):
             return handle.read().decode("utf-8")
     except UnicodeDecodeError as error:
         module.fail_json(msg="%s is not UTF-8 text (%s); %s" % (path, error, UNCHANGED), path=path, changes=[])
+    except (IOError, OSError) as error:
+        module.fail_json(msg="%s cannot be read: %s; nothing was changed" % (path, error), path=path, changes=[])
 
 
 def write_file(module, path, text):
     """Write text atomically; an existing file keeps its owner and mode (atomic_move copies them)."""
-    descriptor, temporary = tempfile.mkstemp(prefix="." + os.path.basename(path) + ".", dir=os.path.dirname(path))
-    with os.fdopen(descriptor, "wb") as handle:
-        handle.write(text.encode("utf-8"))
+    try:
+        descriptor, temporary = tempfile.mkstemp(prefix="." + os.path.basename(path) + ".", dir=os.path.dirname(path))
+        with os.fdopen(descriptor, "wb") as handle:
+            handle.write(text.encode("utf-8"))
+    except (IOError, OSError) as error:
+        module.fail_json(msg="%s cannot be written: %s; nothing was changed" % (path, error), path=path, changes=[])
     module.atomic_move(temporary, path, unsafe_writes=module.params["unsafe_writes"])
 
 

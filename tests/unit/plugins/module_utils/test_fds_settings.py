@@ -33,7 +33,7 @@ def test_values_fds_cannot_hold_are_refused(wanted):
         to_fds(wanted)
 
 
-@pytest.mark.parametrize("a, b, same", [
+@pytest.mark.parametrize("first, second, same", [
     ("7801", "7801", True),
     ("7801", to_fds(7801), True),
     ("0", "0.0", True),
@@ -52,9 +52,9 @@ def test_values_fds_cannot_hold_are_refused(wanted):
     ("x", [Entry("x")], False),
     ("7801", "0x1E79", False),
 ])
-def test_values_compare_as_swarmui_reads_them(a, b, same):
-    assert same_value(a, b) is same
-    assert same_value(b, a) is same
+def test_values_compare_as_swarmui_reads_them(first, second, same):
+    assert same_value(first, second) is same
+    assert same_value(second, first) is same
 
 
 def test_dotted_keys_and_nested_dicts_name_the_same_paths():

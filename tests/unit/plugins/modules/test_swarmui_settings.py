@@ -204,3 +204,10 @@ def test_a_value_fds_cannot_hold_fails_and_changes_nothing(tmp_path, capsys):
     failed, result = run(capsys, path, {"DefaultUser.Roles": [" owner"], "Paths.ModelRoot": "/srv"})
     assert failed and "list item" in result["msg"] and "nothing was changed" in result["msg"]
     assert path.stat().st_mtime == OLD
+
+
+def test_a_folder_in_place_of_the_file_fails_clearly(tmp_path, capsys):
+    path = tmp_path / "Settings.fds"
+    path.mkdir()
+    failed, result = run(capsys, path, WANTED)
+    assert failed and "%s cannot be read" % path in result["msg"] and "nothing was changed" in result["msg"]
