@@ -1,0 +1,216 @@
+"""After converge: swarmui.service runs the program the role would have built (here the stand-in,
+tests/doubles/swarmui_standin.py) as the service account on 127.0.0.1:7801 from the real SwarmUI checkout;
+SwarmUI's API lists the comfyui_api backend as running against the real ComfyUI on 127.0.0.1:7821, which
+loaded SwarmUI's real node packs through the role's links; Settings.fds holds the wanted values after the
+stand-in's SwarmUI-style full rewrite; and a re-run of the role repairs settings that drifted."""
+
+import json
+import os
+import re
+import sys
+import time
+import urllib.request
+from pathlib import Path
+
+import pytest
+
+PROJECT = Path(__file__).resolve().parents[3]
+WORK = Path(os.environ["MOLECULE_EPHEMERAL_DIRECTORY"])
+sys.path.insert(0, str(PROJECT / "tests" / "doubles"))
+import swarmui_standin  # noqa: E402  the stand-in's own FDS reader: independent of the collection's
+
+SWARMUI = "/home/ai4artsed/ai/SwarmUI"
+COMFYUI = SWARMUI + "/dlbackend/ComfyUI"
+MODELS = SWARMUI + "/Models"
+URL = "http://127.0.0.1:7801"
+COMFYUI_URL = "http://127.0.0.1:7821"
+SERVICE_USER = "ai4artsed"
+NODE_PACKS = ["SwarmComfyCommon", "SwarmComfyExtra"]  # src/BuiltinExtensions/ComfyUIBackend/ExtraNodes/*
+SWARMUI_ONLY = "swarmui_only.yml"
+WANTED_SETTINGS = {
+    "IsInstalled": "true",
+    "LaunchMode": "none",
+    "Paths.ModelRoot": MODELS,
+    "Paths.SDModelFolder": "Stable-Diffusion",
+    "Paths.SDVAEFolder": "vae",
+    "Paths.SDLoraFolder": "loras",
+    "Paths.SDClipFolder": "clip;text_encoders",
+    "Network.Host": "127.0.0.1",
+    "Network.Port": "7801",
+    "Network.PortCanChange": "false",
+    "Maintenance.CheckForUpdates": "false",
+    "Maintenance.AutoPullDevUpdates": "false",
+    "Logs.LogLevel": "Debug",  # swarmui_extra_settings
+}
+
+
+def sources():
+    return json.loads((WORK / "swarmui-sources.json").read_text(encoding="utf-8"))
+
+
+def plain(output):
+    return re.sub(r"\x1b\[[0-9;]*m", "", output)
+
+
+def post_json(path, payload, timeout=10):
+    request = urllib.request.Request(URL + path, data=json.dumps(payload).encode("utf-8"),
+                                     headers={"Content-Type": "application/json"})
+    with urllib.request.urlopen(request, timeout=timeout) as response:
+        return json.loads(response.read().decode("utf-8"))
+
+
+def backends():
+    session = post_json("/API/GetNewSession", {})["session_id"]
+    return post_json("/API/ListBackends", {"session_id": session})
+
+
+def wait_for_swarmui(timeout=60):
+    deadline = time.monotonic() + timeout
+    while True:
+        try:
+            with urllib.request.urlopen(URL + "/", timeout=5) as response:
+                return response.status
+        except OSError:
+            if time.monotonic() > deadline:
+                raise
+            time.sleep(1)
+
+
+def settings(host):
+    """Settings.fds as SwarmUI reads it, flattened to dotted keys (the stand-in's reader)."""
+    local = WORK / "Settings.fds"
+    local.write_text(host.file(SWARMUI + "/Data/Settings.fds").content_string, encoding="utf-8")
+    return swarmui_standin.read_fds(str(local))
+
+
+def main_pid(host):
+    return int(host.check_output("systemctl show --property MainPID --value swarmui"))
+
+
+def test_the_unit_is_enabled_and_active(host):
+    service = host.service("swarmui")
+    assert service.is_enabled
+    assert service.is_running
+
+
+def test_it_runs_the_built_program_as_the_service_account(host):
+    pid = main_pid(host)
+    assert host.check_output("ps -o user= -p %s", str(pid)) == SERVICE_USER
+    args = host.check_output("ps -o args= -p %s", str(pid))
+    # the build output with the role's arguments; never launch-linux.sh
+    assert SWARMUI + "/src/bin/live_release/SwarmUI --launch_mode none --host 127.0.0.1 --port 7801" in args
+    assert "launch-linux.sh" not in args
+    assert host.check_output("readlink /proc/%s/cwd", str(pid)) == SWARMUI
+
+
+def test_swarmui_listens_on_7801_on_loopback_only(host):
+    listeners = host.check_output("ss -Htln 'sport = :7801'").splitlines()
+    assert [line.split()[3] for line in listeners] == ["127.0.0.1:7801"]
+    assert wait_for_swarmui() == 200  # / redirects to /Text2Image, which answers
+
+
+def test_the_comfyui_backend_is_running():
+    listed = backends()
+    assert list(listed) == ["0"]
+    backend = listed["0"]
+    assert backend["type"] == "comfyui_api"
+    assert backend["settings"]["Address"] == COMFYUI_URL
+    assert backend["status"] == "running"
+
+
+def test_the_checkout_is_the_wanted_commit_and_last_build_matches(host):
+    head = host.check_output("sudo -u %s git -C %s rev-parse HEAD", SERVICE_USER, SWARMUI)
+    assert head == sources()["version"]
+    # root may read it too: the role marked it a safe directory system-wide
+    assert host.check_output("git -C %s rev-parse HEAD", SWARMUI) == head
+    assert host.file(SWARMUI + "/src/bin/last_build").content_string == head + "\n"
+    assert host.check_output("git -C %s status --porcelain --untracked-files=no", SWARMUI) == ""
+
+
+def test_the_checkout_kept_what_earlier_roles_put_there(host):
+    # Models/ (model_store) and dlbackend/ComfyUI (comfyui) are still there and untouched by git
+    assert host.file(MODELS).is_directory
+    assert host.file(COMFYUI + "/main.py").is_file
+    assert host.run("git -C %s ls-files --error-unmatch Models dlbackend", SWARMUI).rc != 0
+
+
+def test_settings_hold_the_wanted_values_after_swarmui_rewrote_the_file(host):
+    text = host.file(SWARMUI + "/Data/Settings.fds").content_string
+    # The stand-in rewrote the whole file at its start, in SwarmUI's order with its comments...
+    assert "#Root path for model files." in text
+    assert text.index("Paths:") < text.index("IsInstalled:")
+    # ...and every wanted value survived
+    values = settings(host)
+    assert {key: values.get(key) for key in WANTED_SETTINGS} == WANTED_SETTINGS
+
+
+def test_backends_fds_holds_one_comfyui_api_backend(host):
+    local = WORK / "Backends.fds"
+    local.write_text(host.file(SWARMUI + "/Data/Backends.fds").content_string, encoding="utf-8")
+    values = swarmui_standin.read_fds(str(local))
+    assert values["0.type"] == "comfyui_api"
+    assert values["0.settings.Address"] == COMFYUI_URL
+    assert sorted({key.split(".")[0] for key in values}) == ["0"]
+
+
+@pytest.mark.parametrize("pack", NODE_PACKS)
+def test_swarmuis_node_packs_are_linked_into_comfyui(host, pack):
+    link = host.file("%s/custom_nodes/%s" % (COMFYUI, pack))
+    assert link.is_symlink
+    assert link.linked_to == "%s/src/BuiltinExtensions/ComfyUIBackend/ExtraNodes/%s" % (SWARMUI, pack)
+
+
+def test_the_real_comfyui_loaded_swarmuis_nodes():
+    with urllib.request.urlopen(COMFYUI_URL + "/object_info/SwarmKSampler", timeout=10) as response:
+        node = json.loads(response.read().decode("utf-8"))["SwarmKSampler"]
+    assert node["python_module"] == "custom_nodes.SwarmComfyCommon"
+
+
+def test_swarmui_created_its_model_folders_as_the_service_account(host):
+    for folder in ["tensorrt", "upscale_models", "diffusion_models"]:
+        made = host.file("%s/%s" % (MODELS, folder))
+        assert made.is_directory and made.user == SERVICE_USER
+
+
+def test_systemd_analyze_security_exposure(host, capsys):
+    report = host.check_output("systemd-analyze security --no-pager swarmui.service")
+    exposure = re.search(r"Overall exposure level for swarmui.service: ([0-9.]+) (\S+)", report)
+    assert exposure, report[-2000:]
+    record = PROJECT / "tests" / "output" / "swarmui-systemd-analyze-security.txt"
+    record.parent.mkdir(parents=True, exist_ok=True)
+    record.write_text(report + "\n", encoding="utf-8")
+    with capsys.disabled():
+        print("\nsystemd-analyze security swarmui.service: exposure %s %s (full table: %s)" % (
+            exposure.group(1), exposure.group(2), record))
+    assert float(exposure.group(1)) < 7.0, report
+
+
+def test_a_crash_is_restarted(host):
+    before = main_pid(host)
+    host.run_test("systemctl kill --signal SIGKILL swarmui")
+    deadline = time.monotonic() + 15
+    while main_pid(host) in (before, 0) and time.monotonic() < deadline:
+        time.sleep(0.5)
+    assert main_pid(host) not in (before, 0)
+    assert wait_for_swarmui() == 200
+
+
+def test_a_rerun_repairs_drifted_settings_keeping_the_others(host, run_playbook):
+    path = SWARMUI + "/Data/Settings.fds"
+    text = host.file(path).content_string
+    drifted = text.replace("\tPort: 7801", "\tPort: 7802").replace("SDVAEFolder: vae", "SDVAEFolder: VAE")
+    drifted = drifted.replace("\tExternalURL: \\x", "\t#an operator's note\n\tExternalURL: https://swarm.example.org")
+    assert drifted != text
+    host.run_test("systemctl stop swarmui")
+    host.run_test("printf '%%s' %s > %s", drifted, path)
+    code, output = run_playbook(SWARMUI_ONLY)
+    assert code == 0, plain(output)[-3000:]
+    values = settings(host)
+    assert {key: values.get(key) for key in WANTED_SETTINGS} == WANTED_SETTINGS
+    # a key the role does not own keeps the operator's value
+    assert values["Network.ExternalURL"] == "https://swarm.example.org"
+    assert host.service("swarmui").is_running
+    assert backends()["0"]["status"] == "running"
+    # and the next run changes nothing
+    code, output = run_playbook(SWARMUI_ONLY)
+    assert code == 0 and re.search(r"changed=0\b", plain(output)), plain(output)[-3000:]
