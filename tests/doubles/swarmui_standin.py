@@ -1,12 +1,11 @@
-#!/usr/bin/env python3
 # Copyright: (c) 2026, AI4ArtsEd DevServer team
 # GNU General Public License v3.0+ (see https://www.gnu.org/licenses/gpl-3.0.txt)
 """SwarmUI stand-in: a TEST FIXTURE, not SwarmUI.
 
 Our machines reach neither the .NET SDK nor NuGet, so the real SwarmUI cannot be built here. The swarmui
-Molecule scenario installs this file as src/bin/live_release/SwarmUI (where `dotnet build` would put the real
-program) and runs it under the role's swarmui.service. It does what the role depends on, as SwarmUI 0.9.7.3
-does it (src/Core/Program.cs, Settings.cs, BackendHandler.cs, WebAPI/*.cs at 35efd6f2):
+Molecule scenario installs this file, with a python3 shebang, as src/bin/live_release/SwarmUI (where
+`dotnet build` would put the real program) and runs it under the role's swarmui.service. It does what the
+role depends on, as SwarmUI 0.9.7.3 does it (src/Core/Program.cs, Settings.cs, BackendHandler.cs, WebAPI/*.cs at 35efd6f2):
 - takes `--key value` / `--key=value` arguments (--host and --port win over the settings);
 - reads Data/Settings.fds and REWRITES IT IN FULL at start: its own key order, a `#` comment above each key,
   defaults for keys the file lacks, keys it does not know dropped, tabs for indentation;
@@ -95,9 +94,9 @@ def read_fds(path):
             continue
         while stack and stack[-1][0] >= indent:
             stack.pop()
-        key, _, value = stripped.partition(":")
+        key, value = stripped.split(":", 1) if ":" in stripped else (stripped, "")
         key = key.replace("\\d", ".").replace("\\c", ":").replace("\\e", "=")
-        dotted = ".".join([k for _, k in stack] + [key])
+        dotted = ".".join([entry[1] for entry in stack] + [key])
         if value.strip() == "":
             stack.append((indent, key))
             values[dotted] = ""
@@ -159,7 +158,7 @@ def main():
     args = parse_args(sys.argv[1:])
     settings_path = os.path.join("Data", "Settings.fds")
     values = read_fds(settings_path) if os.path.exists(settings_path) else {}
-    dropped = sorted(set(values) - {key for key, _, _ in KNOWN_SETTINGS})
+    dropped = sorted(set(values) - {setting[0] for setting in KNOWN_SETTINGS})
     if dropped:
         print(f"stand-in: dropping settings SwarmUI does not know: {', '.join(dropped)}", flush=True)
     write_settings(settings_path, values)
@@ -171,7 +170,7 @@ def main():
     raw_backends = read_fds(backends_path) if os.path.exists(backends_path) else {}
     backends = {}
     for dotted, value in raw_backends.items():
-        backend_id, _, key = dotted.partition(".")
+        backend_id, key = dotted.split(".", 1) if "." in dotted else (dotted, "")
         backends.setdefault(backend_id, {})[key] = value
     sessions = set()
 

@@ -214,3 +214,29 @@ def test_a_rerun_repairs_drifted_settings_keeping_the_others(host, run_playbook)
     # and the next run changes nothing
     code, output = run_playbook(SWARMUI_ONLY)
     assert code == 0 and re.search(r"changed=0\b", plain(output)), plain(output)[-3000:]
+
+
+def test_the_status_playbook_reports_swarmui_read_only(run_playbook):
+    code, output = run_playbook("../../playbooks/status.yml")
+    text = plain(output)
+    assert code == 0, text[-3000:]
+    assert "swarmui commit: %s (as wanted)" % sources()["version"] in text
+    assert "swarmui build: built at %s" % sources()["version"] in text
+    assert "swarmui Settings.fds: as wanted" in text
+    assert "swarmui Backends.fds: as wanted" in text
+    assert "swarmui backend: ComfyUI (comfyui.service) (comfyui_api): running" in text
+    assert re.search(r"changed=0\b", text), text[-3000:]
+
+
+def test_check_mode_shows_what_the_selfstart_mode_would_change_and_changes_nothing(host, run_playbook):
+    backends_before = host.file(SWARMUI + "/Data/Backends.fds").content_string
+    code, output = run_playbook(SWARMUI_ONLY, {"swarmui_comfyui_mode": "selfstart"}, check=True)
+    text = plain(output)
+    assert code == 0, text[-3000:]
+    # the diff of Backends.fds: the self-started backend without auto-update, node updates or frontend download
+    assert "+\ttype: comfyui_selfstart" in text, text[-3000:]
+    assert "+\t\tAutoUpdate: false" in text and "+\t\tFrontendVersion: None" in text, text[-3000:]
+    assert "Stop and disable comfyui.service" in text
+    assert host.file(SWARMUI + "/Data/Backends.fds").content_string == backends_before
+    assert host.service("comfyui").is_running and host.service("comfyui").is_enabled
+    assert backends()["0"]["status"] == "running"
