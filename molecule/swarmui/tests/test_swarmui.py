@@ -12,7 +12,6 @@ import time
 import urllib.request
 from pathlib import Path
 
-import pytest
 
 PROJECT = Path(__file__).resolve().parents[3]
 WORK = Path(os.environ["MOLECULE_EPHEMERAL_DIRECTORY"])
@@ -25,7 +24,7 @@ MODELS = SWARMUI + "/Models"
 URL = "http://127.0.0.1:7801"
 COMFYUI_URL = "http://127.0.0.1:7821"
 SERVICE_USER = "ai4artsed"
-NODE_PACKS = ["SwarmComfyCommon", "SwarmComfyExtra"]  # src/BuiltinExtensions/ComfyUIBackend/ExtraNodes/*
+EXTRA_NODES = SWARMUI + "/src/BuiltinExtensions/ComfyUIBackend/ExtraNodes"
 SWARMUI_ONLY = "swarmui_only.yml"
 WANTED_SETTINGS = {
     "IsInstalled": "true",
@@ -153,17 +152,16 @@ def test_backends_fds_holds_one_comfyui_api_backend(host):
     assert sorted({key.split(".")[0] for key in values}) == ["0"]
 
 
-@pytest.mark.parametrize("pack", NODE_PACKS)
-def test_swarmuis_node_packs_are_linked_into_comfyui(host, pack):
-    link = host.file("%s/custom_nodes/%s" % (COMFYUI, pack))
+def test_swarmuis_node_pack_is_linked_into_comfyui(host):
+    link = host.file(COMFYUI + "/custom_nodes/SwarmComfyExtra")
     assert link.is_symlink
-    assert link.linked_to == "%s/src/BuiltinExtensions/ComfyUIBackend/ExtraNodes/%s" % (SWARMUI, pack)
+    assert link.linked_to == EXTRA_NODES + "/SwarmComfyExtra"
 
 
-def test_the_real_comfyui_loaded_swarmuis_nodes():
-    with urllib.request.urlopen(COMFYUI_URL + "/object_info/SwarmKSampler", timeout=10) as response:
-        node = json.loads(response.read().decode("utf-8"))["SwarmKSampler"]
-    assert node["python_module"] == "custom_nodes.SwarmComfyCommon"
+def test_the_real_comfyui_loaded_swarmuis_node():
+    with urllib.request.urlopen(COMFYUI_URL + "/object_info/SwarmSaveAnimationWS", timeout=10) as response:
+        node = json.loads(response.read().decode("utf-8"))["SwarmSaveAnimationWS"]
+    assert node["python_module"] == "custom_nodes.SwarmComfyExtra"
 
 
 def test_swarmui_created_its_model_folders_as_the_service_account(host):
@@ -240,3 +238,19 @@ def test_check_mode_shows_what_the_selfstart_mode_would_change_and_changes_nothi
     assert host.file(SWARMUI + "/Data/Backends.fds").content_string == backends_before
     assert host.service("comfyui").is_running and host.service("comfyui").is_enabled
     assert backends()["0"]["status"] == "running"
+
+
+def test_a_node_pack_comfyui_cannot_import_fails_the_converge_naming_it(host, run_playbook):
+    # SwarmComfyCommon at 0.9.7.3 needs ComfyUI's Flux2Scheduler, which the vendored 0.3.64 lacks
+    link = COMFYUI + "/custom_nodes/SwarmComfyCommon"
+    try:
+        code, output = run_playbook(SWARMUI_ONLY, {"swarmui_node_packs": ["SwarmComfyCommon", "SwarmComfyExtra"]})
+        text = plain(output)
+        assert code != 0, text[-3000:]
+        failed = text.split("fatal: ", 1)[-1]
+        assert "SwarmComfyCommon" in failed and "Flux2Scheduler" in failed, text[-3000:]
+        assert host.file(link).linked_to == EXTRA_NODES + "/SwarmComfyCommon"
+    finally:
+        host.run("rm -f %s", link)  # the test's own link; the role removes no link
+    code, output = run_playbook(SWARMUI_ONLY)
+    assert code == 0, plain(output)[-3000:]
