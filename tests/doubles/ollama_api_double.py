@@ -393,7 +393,7 @@ class OllamaDouble:
 
     # -- lifecycle ---------------------------------------------------------------------------
     def start(self):
-        self._thread = threading.Thread(target=self._server.serve_forever, daemon=True)
+        self._thread = threading.Thread(target=self._server.serve_forever, args=(0.05,), daemon=True)
         self._thread.start()
         return self
 
@@ -647,10 +647,10 @@ def _handler(double):
             half = steps // 2
             sink.send(dict(line))  # the first line has no "completed": Go leaves out a 0 (omitempty)
             for step in range(1, steps + 1):
-                if step == half:
-                    self._strike(line, faults, sink)
                 time.sleep(seconds / steps)
                 sink.send(dict(line, completed=size * step // steps))
+                if step == half:
+                    self._strike(line, faults, sink)
 
         def _strike(self, line, faults, sink):
             if faults.stall_seconds:
