@@ -22,6 +22,7 @@ loopback only:
   uses are removed), 404 ``{"error": "model 'x' not found"}``.
 - Names are normalised as Ollama does (``types/model/name.go``): default host ``registry.ollama.ai``,
   namespace ``library``, tag ``latest``, compared case-insensitively, so ``gpt-OSS:20b`` is ``gpt-oss:20b``.
+  A pulled manifest is written in lower case (how the real registry treats upper case is unconfirmed).
 
 The "registry" is a catalogue in this file (``CATALOGUE``; more models through ``catalogue=``):
 ``gpt-oss:20b`` (about 13.8 GB), ``llama3.2-vision:latest`` = ``:11b`` (about 7.8 GB) and ``tiny-test:latest``
@@ -147,8 +148,7 @@ class ModelName:
         model = parts[-1]
         namespace = parts[-2] if len(parts) >= 2 else DEFAULT_NAMESPACE
         host = parts[-3] if len(parts) == 3 else DEFAULT_HOST
-        valid = (_PART.match(model) and _NAMESPACE.match(namespace) and _HOST.match(host)
-                 and re.match(r"^[A-Za-z0-9_][A-Za-z0-9_.\-]{0,79}$", tag))
+        valid = _PART.match(model) and _NAMESPACE.match(namespace) and _HOST.match(host) and _PART.match(tag)
         if not valid:
             raise InvalidName(text)
         return cls(host, namespace, model, tag)
@@ -379,13 +379,23 @@ class OllamaDouble:
     def install(self, model):
         """Write a catalogue model's manifest and blobs as a finished pull would; returns its ModelName."""
         name = ModelName.parse(model)
-        canonical, entry = self.lookup(name)
-        manifest, blobs = build_manifest(canonical, entry)
+        found = self.lookup(name)
+        if found is None:
+            raise ValueError("%s is not in the double's catalogue: %s" % (model, ", ".join(sorted(self.catalogue))))
+        manifest, blobs = build_manifest(*found)
         for digest, data in blobs.items():
             self.store.write_blob(digest, data)
-        target = ModelName.parse(canonical) if name.key() == ModelName.parse(canonical).key() else name
-        self.store.write_manifest(ModelName(*[part.lower() for part in target.manifest_parts()]), manifest)
-        return target
+        return self.save_manifest(name, manifest)
+
+    def save_manifest(self, name, manifest):
+        """Write the manifest of name (in lower case, as the registry names it), replacing any spelling of it."""
+        with self._lock:
+            existing = self.store.find(name)
+            if existing is not None:
+                existing[1].unlink()
+            stored = ModelName(*[part.lower() for part in name.manifest_parts()])
+            self.store.write_manifest(stored, manifest)
+        return stored
 
     def models(self):
         """The short names of the models on disk, as /api/tags lists them."""
@@ -633,12 +643,7 @@ def _handler(double):
                 double.store.write_blob(digest, blobs[digest])
             sink.send({"status": "verifying sha256 digest"})
             sink.send({"status": "writing manifest"})
-            target = ModelName.parse(canonical) if name.key() == ModelName.parse(canonical).key() else name
-            with double._lock:
-                existing = double.store.find(target)
-                if existing is not None:
-                    existing[1].unlink()
-                double.store.write_manifest(ModelName(*[part.lower() for part in target.manifest_parts()]), manifest)
+            double.save_manifest(name, manifest)
 
         def _pull_layer(self, line, seconds, faults, sink):
             """Progress lines for one layer over `seconds`, with the faults that strike half-way."""
