@@ -173,6 +173,8 @@ class ModelName:
 # -- faults and statistics -------------------------------------------------------------------------
 @dataclass
 class Faults:
+    """Pull faults. They strike half-way through the biggest layer a pull downloads (not one already on disk)."""
+
     stream_error: str = None  # this error line inside the 200 stream, after about half the first big layer
     cut_stream: bool = False  # close the connection after some progress, no success, no last chunk
     slow_pull_seconds: float = None  # every pull takes this long (instead of pull_seconds)
@@ -186,6 +188,8 @@ class Faults:
         for key, value in values.items():
             if not hasattr(self, key):
                 raise ValueError("unknown fault %r" % key)
+            if key == "model" and value is not None:
+                ModelName.parse(value)  # an InvalidName (a ValueError) now rather than in a pull
             setattr(self, key, value)
 
     def active(self):
