@@ -34,15 +34,15 @@ class OllamaError(Exception):
 
 
 def error_text(body):
-    """Ollama's ``{"error": "..."}`` from a response body, or the body itself (trimmed) when it is not that."""
+    """(Ollama's ``{"error": "..."}`` text or None, what to show): the body itself (trimmed) when it is not that."""
     text = body.decode("utf-8", "replace") if isinstance(body, bytes) else (body or "")
     try:
         parsed = json.loads(text)
     except ValueError:
         parsed = None
     if isinstance(parsed, dict) and parsed.get("error"):
-        return str(parsed["error"])
-    return text.strip()[:500] or "(empty answer)"
+        return str(parsed["error"]), str(parsed["error"])
+    return None, text.strip()[:500] or "(empty answer)"
 
 
 def is_refused(reason):
@@ -72,9 +72,10 @@ class OllamaClient:
             return self._open(url, data=json.dumps(body), method=method, timeout=timeout or self.request_timeout,
                               headers={"Content-Type": "application/json"}, use_proxy=False, follow_redirects="none")
         except HTTPError as error:
-            text = error_text(error.read() if error.fp is not None else b"")
-            raise OllamaError("Ollama at %s answered HTTP %d to %s %s: %s" % (self.host, error.code, method, route, text),
-                              "http_error", code=error.code, error=text)
+            ollama_error, text = error_text(error.read() if error.fp is not None else b"")
+            hint = "" if ollama_error else " That is not Ollama's way of answering: does the host option point at Ollama?"
+            raise OllamaError("%s answered HTTP %d to %s %s: %s.%s" % (self.host, error.code, method, route, text, hint),
+                              "http_error", code=error.code, error=ollama_error)
         except URLError as error:
             if is_refused(error.reason):
                 raise not_running(self.host, "connection refused")
@@ -91,7 +92,7 @@ class OllamaClient:
         try:
             response = self._request("POST", "/api/show", {"model": name})
         except OllamaError as error:
-            if error.code == 404:
+            if error.code == 404 and error.error is not None:  # Ollama's own "model 'x' not found"
                 return None
             raise
         try:
@@ -107,7 +108,7 @@ class OllamaClient:
         try:
             response = self._request("DELETE", "/api/delete", {"model": name})
         except OllamaError as error:
-            if error.code == 404:
+            if error.code == 404 and error.error is not None:
                 return False
             raise
         response.close()

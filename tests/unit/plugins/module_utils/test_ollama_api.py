@@ -44,8 +44,8 @@ def test_show_sends_the_model_and_returns_ollamas_answer():
 
 
 def test_a_404_means_absent_for_show_and_delete():
-    missing = http_error(404, b'{"error":"model \'x:latest\' not found"}')
-    client = OllamaClient("http://127.0.0.1:11434", opener=FakeOpener({"/api/show": missing, "/api/delete": missing}))
+    answers = dict((route, http_error(404, b'{"error":"model \'x:latest\' not found"}')) for route in ("/api/show", "/api/delete"))
+    client = OllamaClient("http://127.0.0.1:11434", opener=FakeOpener(answers))
     assert client.show("x:latest") is None
     assert client.delete("x:latest") is False
 
@@ -66,7 +66,16 @@ def test_other_http_errors_carry_ollamas_error_text():
     with pytest.raises(OllamaError) as error:
         OllamaClient("http://127.0.0.1:11434", opener=opener).show("x")
     assert error.value.kind == "http_error" and error.value.code == 400
-    assert str(error.value) == "Ollama at http://127.0.0.1:11434 answered HTTP 400 to POST /api/show: invalid model name"
+    assert str(error.value) == "http://127.0.0.1:11434 answered HTTP 400 to POST /api/show: invalid model name."
+    assert error.value.error == "invalid model name"
+
+
+def test_a_404_that_is_not_ollamas_is_not_taken_for_a_missing_model():
+    opener = FakeOpener({"/api/show": http_error(404, b"<html>Not Found</html>")})
+    with pytest.raises(OllamaError) as error:
+        OllamaClient("http://127.0.0.1:11434", opener=opener).show("x")
+    assert error.value.code == 404 and error.value.error is None
+    assert "does the host option point at Ollama?" in str(error.value)
 
 
 def test_a_refused_connection_says_how_to_start_ollama():
