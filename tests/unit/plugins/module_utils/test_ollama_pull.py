@@ -136,8 +136,7 @@ def test_a_stream_that_ends_without_success_fails_and_says_a_rerun_resumes(strea
 
 
 def broken_after(lines, error):
-    for line in lines:
-        yield line
+    yield from lines
     raise error
 
 
