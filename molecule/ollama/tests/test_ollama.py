@@ -1,0 +1,128 @@
+"""After converge: ollama.service runs the pinned "release" (a fixture archive whose bin/ollama is the Ollama
+API double) as the ollama account on 127.0.0.1:11434 only, from a versioned folder behind a stable link, with
+both default models pulled through ollama_model; an archive with a wrong sha256 is refused before anything is
+unpacked; an upgrade to a second version and the downgrade back switch the link and keep the models."""
+
+import json
+import os
+import re
+import urllib.request
+from pathlib import Path
+
+WORK = Path(os.environ["MOLECULE_EPHEMERAL_DIRECTORY"])
+URL = "http://127.0.0.1:11434"
+PINNED = "0.15.6"
+UPGRADE = "0.16.0"
+MODELS_DIR = "/var/lib/ollama/models"
+OLLAMA_ONLY = "ollama_only.yml"
+
+
+def releases():
+    return json.loads((WORK / "ollama-releases" / "releases.json").read_text(encoding="utf-8"))
+
+
+def get_json(path):
+    with urllib.request.urlopen(URL + path, timeout=10) as response:
+        return json.loads(response.read().decode("utf-8"))
+
+
+def plain(output):
+    return re.sub(r"\x1b\[[0-9;]*m", "", output)
+
+
+def model_names():
+    return sorted(model["name"] for model in get_json("/api/tags")["models"])
+
+
+def test_the_unit_is_enabled_and_active_as_ollama(host):
+    service = host.service("ollama")
+    assert service.is_enabled and service.is_running
+    pid = host.check_output("systemctl show --property MainPID --value ollama")
+    assert host.check_output("ps -o user= -p %s", pid) == "ollama"
+    assert "/usr/local/bin/ollama serve" in host.check_output("ps -o args= -p %s", pid)
+
+
+def test_the_account_is_a_system_account_without_login(host):
+    user = host.user("ollama")
+    assert user.uid < 1000
+    assert user.shell == "/usr/sbin/nologin"
+    assert host.file(MODELS_DIR).user == "ollama"
+
+
+def test_ollama_listens_on_11434_on_loopback_only(host):
+    listeners = host.check_output("ss -Htln 'sport = :11434'").splitlines()
+    assert [line.split()[3] for line in listeners] == ["127.0.0.1:11434"]
+
+
+def test_it_answers_the_pinned_version():
+    assert get_json("/api/version")["version"] == PINNED
+
+
+def test_the_version_folder_and_the_link(host):
+    assert host.file("/usr/local/bin/ollama").linked_to == "/usr/local/lib/ollama-%s/bin/ollama" % PINNED
+    assert host.file("/usr/local/lib/ollama-%s/lib/ollama" % PINNED).is_directory
+    assert not host.file("/usr/local/lib/ollama-%s.partial" % PINNED).exists
+
+
+def test_the_environment_is_in_the_drop_in(host):
+    environment = host.check_output("systemctl show --property Environment --value ollama")
+    assert "OLLAMA_HOST=127.0.0.1:11434" in environment
+    assert "OLLAMA_MODELS=%s" % MODELS_DIR in environment
+    assert "OLLAMA_KEEP_ALIVE=5m" in environment
+
+
+def test_both_models_are_present_on_disk_and_listed(host):
+    assert model_names() == ["gpt-oss:20b", "llama3.2-vision:latest"]
+    for manifest in ("gpt-oss/20b", "llama3.2-vision/latest"):
+        assert host.file("%s/manifests/registry.ollama.ai/library/%s" % (MODELS_DIR, manifest)).user == "ollama"
+
+
+def test_a_second_run_asks_and_pulls_nothing(host, run_playbook):
+    since = host.check_output("date '+%Y-%m-%d %H:%M:%S'")
+    code, output = run_playbook(OLLAMA_ONLY)
+    text = plain(output)
+    assert code == 0 and re.search(r"changed=0\b", text), text[-3000:]
+    requests = host.check_output("journalctl -u ollama --since %s --no-pager --output cat", since)
+    assert "/api/show" in requests
+    assert "/api/pull" not in requests
+
+
+def test_a_wrong_sha256_is_refused_before_anything_is_unpacked(host, run_playbook):
+    link_before = host.file("/usr/local/bin/ollama").linked_to
+    wrong = "0" * 64
+    code, output = run_playbook(OLLAMA_ONLY, {"ollama_version": UPGRADE, "ollama_archive_sha256": wrong})
+    text = plain(output)
+    assert code != 0, text[-3000:]
+    failed = text.split("fatal: ", 1)[-1]
+    assert "checksum" in failed.lower() and releases()["sha256"][UPGRADE] in failed, failed[:2000]
+    assert not host.file("/usr/local/lib/ollama-%s" % UPGRADE).exists
+    assert not host.file("/usr/local/lib/ollama-%s.partial" % UPGRADE).exists
+    assert not host.file("/var/cache/ai4artsed/ollama/%s-ollama-linux-amd64.tar.zst" % UPGRADE).exists
+    assert host.file("/usr/local/bin/ollama").linked_to == link_before
+    assert get_json("/api/version")["version"] == PINNED
+
+
+def test_an_upgrade_and_the_downgrade_back_switch_the_link_and_keep_the_models(host, run_playbook):
+    code, output = run_playbook(OLLAMA_ONLY, {"ollama_version": UPGRADE})
+    assert code == 0, plain(output)[-3000:]
+    assert host.file("/usr/local/bin/ollama").linked_to == "/usr/local/lib/ollama-%s/bin/ollama" % UPGRADE
+    assert get_json("/api/version")["version"] == UPGRADE
+    assert model_names() == ["gpt-oss:20b", "llama3.2-vision:latest"]
+    assert host.file("/usr/local/lib/ollama-%s/bin/ollama" % PINNED).exists  # kept for the way back
+
+    code, output = run_playbook(OLLAMA_ONLY)
+    text = plain(output)
+    assert code == 0, text[-3000:]
+    assert host.file("/usr/local/bin/ollama").linked_to == "/usr/local/lib/ollama-%s/bin/ollama" % PINNED
+    assert get_json("/api/version")["version"] == PINNED
+    assert model_names() == ["gpt-oss:20b", "llama3.2-vision:latest"]
+
+
+def test_the_status_playbook_reports_ollama_read_only(run_playbook):
+    code, output = run_playbook("../../playbooks/status.yml")
+    text = plain(output)
+    assert code == 0, text[-3000:]
+    assert "ollama version: %s (wanted %s)" % (PINNED, PINNED) in text
+    assert "ollama model: gpt-oss:20b: present" in text
+    assert "ollama model: llama3.2-vision:latest: present" in text
+    assert re.search(r"changed=0\b", text), text[-3000:]
