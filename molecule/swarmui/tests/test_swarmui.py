@@ -99,7 +99,7 @@ def test_it_runs_the_built_program_as_the_service_account(host):
     # the build output with the role's arguments; never launch-linux.sh
     assert SWARMUI + "/src/bin/live_release/SwarmUI --launch_mode none --host 127.0.0.1 --port 7801" in args
     assert "launch-linux.sh" not in args
-    assert host.check_output("readlink /proc/%s/cwd", str(pid)) == SWARMUI
+    assert host.check_output("systemctl show --property WorkingDirectory --value swarmui") == SWARMUI
 
 
 def test_swarmui_listens_on_7801_on_loopback_only(host):
