@@ -59,6 +59,29 @@ def progress_line(done, total, rate):
     return "%s, waiting for data" % amount
 
 
+class ProgressFileWriter:
+    """Rewrites a progress file with a fresh snapshot at most every ``interval`` seconds, or at once when forced.
+
+    No fsync: a courtesy file rewritten every few seconds next to gigabytes being written. An OSError (a full disk)
+    is swallowed: it must fail the transfer itself, not its progress report."""
+
+    def __init__(self, path, clock, interval):
+        self.path = path
+        self._clock = clock
+        self._interval = interval
+        self._last_write = None
+
+    def write(self, snapshot, force=False):
+        """``snapshot`` is called only when the file is due, so a skipped write costs nothing."""
+        now = self._clock()
+        if self.path and (force or self._last_write is None or now - self._last_write >= self._interval):
+            self._last_write = now
+            try:
+                write_json_atomically(self.path, snapshot(), sync=False)
+            except OSError:
+                pass
+
+
 class ProgressBoard:
     """Thread-safe byte counter for a batch of downloads, mirrored to a JSON file when a path is set."""
 
@@ -69,11 +92,10 @@ class ProgressBoard:
         self.files_done = 0
         self.done = 0
         self._clock = clock
-        self._interval = interval
         self._lock = threading.Lock()
         self._started = clock()
         self._samples = [(self._started, 0)]
-        self._last_write = None
+        self._file = ProgressFileWriter(path, clock, interval)
 
     def add(self, count):
         with self._lock:
@@ -109,14 +131,7 @@ class ProgressBoard:
         }
 
     def _maybe_write(self, force=False):
-        now = self._clock()
-        if self.path and (force or self._last_write is None or now - self._last_write >= self._interval):
-            self._last_write = now
-            try:
-                # No fsync: a courtesy file rewritten every few seconds next to gigabytes being written.
-                write_json_atomically(self.path, self.snapshot(), sync=False)
-            except OSError:
-                pass  # progress is a courtesy; a full disk must fail the download, not this
+        self._file.write(self.snapshot, force)
 
     def close(self):
         with self._lock:

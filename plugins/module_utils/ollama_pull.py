@@ -23,8 +23,7 @@ import time
 from ansible.module_utils.six.moves import http_client
 
 from ansible_collections.ai4artsed.devserver.plugins.module_utils.disk import human_bytes
-from ansible_collections.ai4artsed.devserver.plugins.module_utils.fileutil import write_json_atomically
-from ansible_collections.ai4artsed.devserver.plugins.module_utils.hf_progress import progress_line
+from ansible_collections.ai4artsed.devserver.plugins.module_utils.hf_progress import ProgressFileWriter, progress_line
 
 SUCCESS = "success"
 RESUME_HINT = "Re-running the task resumes the pull: Ollama keeps the parts it has downloaded."
@@ -63,10 +62,9 @@ class PullProgress:
         self._order = []
         self._log = []  # status lines in order; a layer's line is an int, its index in self._order
         self._clock = clock
-        self._interval = interval
         self._window = window
         self._samples = [(clock(), 0)]
-        self._last_write = None
+        self._file = ProgressFileWriter(path, clock, interval)
 
     def update(self, event):
         """Take one line of the stream (a dict) into account; write the progress file now and then."""
@@ -160,13 +158,7 @@ class PullProgress:
         }
 
     def _maybe_write(self, force=False):
-        now = self._clock()
-        if self.path and (force or self._last_write is None or now - self._last_write >= self._interval):
-            self._last_write = now
-            try:
-                write_json_atomically(self.path, self.snapshot(), sync=False)
-            except OSError:
-                pass  # progress is a courtesy; a full disk must fail the pull, not this
+        self._file.write(self.snapshot, force)
 
     def close(self):
         self._maybe_write(force=True)
