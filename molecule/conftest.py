@@ -2,10 +2,13 @@
 
 import json
 import os
+import re
 import subprocess
 from pathlib import Path
 
 import pytest
+
+PROJECT = Path(__file__).resolve().parents[1]
 
 
 @pytest.fixture
@@ -32,3 +35,23 @@ def run_playbook(request):
         return completed.returncode, completed.stdout + completed.stderr
 
     return run
+
+
+@pytest.fixture
+def security_exposure(host, capsys):
+    """systemd-analyze's overall exposure level of a unit (a float; below 7.0 is not "EXPOSED"). The full table is
+    recorded in tests/output/<unit>-systemd-analyze-security.txt (git-ignored; the destroy step leaves it) and
+    the level printed into the log."""
+    def measure(unit):
+        report = host.check_output("systemd-analyze security --no-pager %s.service", unit)
+        found = re.search(r"Overall exposure level for %s.service: ([0-9.]+) (\S+)" % re.escape(unit), report)
+        assert found, report[-2000:]
+        record = PROJECT / "tests" / "output" / ("%s-systemd-analyze-security.txt" % unit)
+        record.parent.mkdir(parents=True, exist_ok=True)
+        record.write_text(report + "\n", encoding="utf-8")
+        with capsys.disabled():
+            print("\nsystemd-analyze security %s.service: exposure %s %s (full table: %s)" % (
+                unit, found.group(1), found.group(2), record))
+        return float(found.group(1))
+
+    return measure

@@ -29,7 +29,6 @@ SERVICE_USER = "ai4artsed"
 RESTART_SEC = 5  # the role's comfyui_restart_sec default
 # The failure paths re-run only the comfyui role (the model store is converged already; a run of it takes a minute)
 COMFYUI_ONLY = "comfyui_only.yml"
-RECORD = PROJECT / "tests" / "output" / "comfyui-systemd-analyze-security.txt"
 # ComfyUI's model folder keys for the link folders whose name is a legacy alias (GET /models/clip is a 404)
 FOLDER_KEYS = {"clip": "text_encoders", "unet": "diffusion_models"}
 
@@ -122,19 +121,10 @@ def test_the_service_runs_as_the_service_account(host):
     assert "main.py" in host.check_output("ps -o args= -p %s", str(pid))
 
 
-def test_systemd_analyze_security_exposure(host, capsys):
-    report = host.check_output("systemd-analyze security --no-pager comfyui.service")
-    exposure = re.search(r"Overall exposure level for comfyui.service: ([0-9.]+) (\S+)", report)
-    assert exposure, report[-2000:]
-    # Recorded where the destroy step leaves it (tests/output is git-ignored), and printed into the log
-    RECORD.parent.mkdir(parents=True, exist_ok=True)
-    RECORD.write_text(report + "\n", encoding="utf-8")
-    with capsys.disabled():
-        print("\nsystemd-analyze security comfyui.service: exposure %s %s (full table: %s)" % (
-            exposure.group(1), exposure.group(2), RECORD))
+def test_systemd_analyze_security_exposure(security_exposure):
     # The hardening (ProtectSystem=strict, PrivateTmp, ProtectKernel*, RestrictAddressFamilies, ...)
     # takes an unhardened unit's 9.6 well below "EXPOSED" (>= 7.0).
-    assert float(exposure.group(1)) < 7.0, report
+    assert security_exposure("comfyui") < 7.0
 
 
 def post_json(path, payload, timeout=10):
