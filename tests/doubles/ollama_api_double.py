@@ -683,25 +683,21 @@ def _handler(double):
             return self._send_json(200, double.stats.as_dict())
 
         # -- writing -----------------------------------------------------------------------------
-        def _send_text(self, status, text):
-            data = text.encode()
+        def _send(self, status, data, content_type):
             self.send_response(status)
-            self.send_header("Content-Type", "text/plain; charset=utf-8")
+            self.send_header("Content-Type", content_type)
             self.send_header("Content-Length", str(len(data)))
             self.end_headers()
             if self.command != "HEAD":
                 self.wfile.write(data)
             return status
 
+        def _send_text(self, status, text):
+            return self._send(status, text.encode(), "text/plain; charset=utf-8")
+
         def _send_json(self, status, payload):
             data = json.dumps(payload, separators=(",", ":")).encode()  # compact, as Go writes it
-            self.send_response(status)
-            self.send_header("Content-Type", "application/json; charset=utf-8")
-            self.send_header("Content-Length", str(len(data)))
-            self.end_headers()
-            if self.command != "HEAD":
-                self.wfile.write(data)
-            return status
+            return self._send(status, data, "application/json; charset=utf-8")
 
     return Handler
 
