@@ -70,8 +70,15 @@ def read_text(path, what):
 
 
 def write_text(path, text, mode, uid, gid):
-    """Replace the file atomically; the new file has its owner, group and mode from the start."""
+    """Replace the file atomically; the new file has its owner, group and mode from the start.
+
+    Where uid or gid is -1 an existing file's owner or group is kept (the app's service account must
+    still read it), as a rewrite in place would.
+    """
     try:
+        if os.path.exists(path):
+            info = os.stat(path)
+            uid, gid = info.st_uid if uid == -1 else uid, info.st_gid if gid == -1 else gid
         write_text_atomically(path, text, mode=mode, uid=uid, gid=gid)
     except (IOError, OSError) as error:
         raise ValueError("%s cannot be written: %s; the file was left as it was" % (path, error))

@@ -11,6 +11,7 @@ from ansible_collections.ai4artsed.devserver.plugins.module_utils.owned_file imp
     parse_mode,
     read_text,
     resolve_ids,
+    write_text,
 )
 
 
@@ -55,3 +56,14 @@ def test_read_text(tmp_path):
     (tmp_path / "latin1").write_bytes(b"Gr\xf6\xdfe")
     with pytest.raises(ValueError, match="is not UTF-8 text .*so it is not the settings; fix it or move it aside"):
         read_text(str(tmp_path / "latin1"), "the settings")
+
+
+@pytest.mark.skipif(os.geteuid() != 0, reason="giving a file to another user needs root")
+def test_a_rewrite_without_owner_or_group_keeps_the_files_own(tmp_path):
+    path = tmp_path / "settings_password.key"
+    path.write_text("old")
+    os.chown(str(path), 4242, 4343)  # the app's service account, say
+    write_text(str(path), "new", 0o600, -1, -1)
+    assert (path.stat().st_uid, path.stat().st_gid, path.read_text()) == (4242, 4343, "new")
+    write_text(str(path), "newer", 0o600, -1, 4444)
+    assert (path.stat().st_uid, path.stat().st_gid) == (4242, 4444)
