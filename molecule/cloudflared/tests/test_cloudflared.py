@@ -76,7 +76,7 @@ def test_the_hardening_is_in_effect(host):
               "PrivateDevices": "yes", "ProtectKernelTunables": "yes", "ProtectControlGroups": "yes",
               "RestrictNamespaces": "yes", "MemoryDenyWriteExecute": "yes", "CapabilityBoundingSet": "",
               "User": "cloudflared", "Restart": "on-failure", "StartLimitBurst": "5"}
-    shown = host.check_output("systemctl show %s cloudflared", " ".join("--property " + name for name in wanted))
+    shown = host.check_output("systemctl show " + " ".join("--property=" + name for name in wanted) + " cloudflared")
     assert dict(line.split("=", 1) for line in shown.splitlines()) == wanted
 
 
@@ -119,7 +119,7 @@ def test_a_missing_hostname_and_a_placeholder_tunnel_are_named(host, run_playboo
     text = plain(output)
     assert code != 0
     assert 'cloudflared_hostname is "": set it in the inventory to the public hostname' in text, text[-3000:]
-    assert 'cloudflared_tunnel_id is "CHANGE_ME": set it in the inventory to the tunnel\'s UUID' in text
+    assert 'cloudflared_tunnel_id is "CHANGE_ME": set it in the inventory to the UUID of the tunnel' in text
     assert "Nothing was changed." in text and SECRET not in text
     assert state(host) == before
 
