@@ -1,0 +1,152 @@
+"""After converge: cloudflared.service runs the pinned "release" (the cloudflared stand-in, served by a fixture) as
+the cloudflared account with --no-autoupdate and hardening, from a versioned folder behind a stable link, with
+config.yml from the inventory (hostname -> 127.0.0.1:17801, the catch-all 404 last) that `ingress validate`
+accepts and the test credentials at 0600; the test TunnelSecret shows up nowhere else; bad inputs stop the run
+with a clear message and change nothing; a version switch moves the link; a check run changes nothing."""
+
+import json
+import re
+import urllib.request
+
+import yaml
+
+PINNED = "2025.11.1"
+OTHER = "2025.10.1"
+TUNNEL = "5b0c2d6e-7a41-4f3e-9d2a-1c8e6f4b3a90"
+SECRET = "VEVTVC1PTkxZLW5vdC1hLXNlY3JldC1jbG91ZGZsYXJlZC1zY2VuYXJpbw=="
+CONFIG = "/etc/cloudflared/config.yml"
+CREDENTIALS = "/etc/cloudflared/%s.json" % TUNNEL
+CONVERGE = "converge.yml"
+
+
+def plain(output):
+    return re.sub(r"\x1b\[[0-9;]*m", "", output)
+
+
+def main_pid(host):
+    return host.check_output("systemctl show --property MainPID --value cloudflared")
+
+
+def state(host):
+    """What a run must not change: the files' checksums, the link and the running process."""
+    files = host.check_output("sha256sum %s %s /etc/systemd/system/cloudflared.service", CONFIG, CREDENTIALS)
+    return files, host.file("/usr/local/bin/cloudflared").linked_to, main_pid(host)
+
+
+def test_the_pinned_version_answers_through_the_link(host):
+    assert host.file("/usr/local/bin/cloudflared").linked_to == "/usr/local/lib/cloudflared-%s/cloudflared" % PINNED
+    assert host.check_output("cloudflared --version").startswith("cloudflared version %s (built " % PINNED)
+
+
+def test_config_routes_the_hostname_to_the_devserver_and_ends_with_the_catch_all(host):
+    config = yaml.safe_load(host.file(CONFIG).content_string)
+    assert config["tunnel"] == TUNNEL
+    assert config["credentials-file"] == CREDENTIALS
+    assert config["ingress"] == [
+        {"hostname": "devserver.ai4artsed.test", "service": "http://127.0.0.1:17801"},
+        {"hostname": "swarmui.ai4artsed.test", "service": "http://127.0.0.1:7801"},
+        {"service": "http_status:404"},
+    ]
+    assert (host.file(CONFIG).user, host.file(CONFIG).group, host.file(CONFIG).mode) == ("root", "cloudflared", 0o640)
+
+
+def test_cloudflared_itself_validates_the_config(host):
+    result = host.run("cloudflared tunnel --config %s ingress validate", CONFIG)
+    assert result.rc == 0 and result.stdout.splitlines()[-1] == "OK", result.stdout + result.stderr
+
+
+def test_the_credentials_are_0600_owned_by_cloudflared(host):
+    credentials = host.file(CREDENTIALS)
+    assert (credentials.user, credentials.group, credentials.mode) == ("cloudflared", "cloudflared", 0o600)
+    assert json.loads(host.check_output("cat %s", CREDENTIALS))["TunnelID"] == TUNNEL
+    assert host.user("cloudflared").shell == "/usr/sbin/nologin" and host.user("cloudflared").uid < 1000
+
+
+def test_the_unit_is_enabled_and_active_as_cloudflared_without_autoupdate(host):
+    service = host.service("cloudflared")
+    assert service.is_enabled and service.is_running
+    pid = main_pid(host)
+    assert host.check_output("ps -o user= -p %s", pid) == "cloudflared"
+    args = host.check_output("ps -o args= -p %s", pid)
+    assert "/usr/local/bin/cloudflared --no-autoupdate --config %s --metrics 127.0.0.1:20241 tunnel run" % CONFIG in args
+
+
+def test_the_hardening_is_in_effect(host):
+    wanted = {"NoNewPrivileges": "yes", "ProtectSystem": "strict", "ProtectHome": "yes", "PrivateTmp": "yes",
+              "PrivateDevices": "yes", "ProtectKernelTunables": "yes", "ProtectControlGroups": "yes",
+              "RestrictNamespaces": "yes", "MemoryDenyWriteExecute": "yes", "CapabilityBoundingSet": "",
+              "User": "cloudflared", "Restart": "on-failure", "StartLimitBurst": "5"}
+    shown = host.check_output("systemctl show " + " ".join("--property=" + name for name in wanted) + " cloudflared")
+    assert dict(line.split("=", 1) for line in shown.splitlines()) == wanted
+
+
+def test_systemd_analyze_security_exposure(security_exposure):
+    assert security_exposure("cloudflared") < 3.0
+
+
+def test_it_reports_ready_on_the_metrics_address():
+    with urllib.request.urlopen("http://127.0.0.1:20241/ready", timeout=10) as answer:
+        assert answer.status == 200 and json.loads(answer.read())["status"] == 200
+
+
+def test_the_secret_is_nowhere_but_in_the_credentials_file(host):
+    assert SECRET not in host.check_output("journalctl --unit cloudflared --no-pager --output cat")
+    assert SECRET not in host.check_output("systemctl show cloudflared")
+    assert SECRET not in host.check_output("ps -eo args")
+    readable = host.run("find / -xdev \\( -path /proc -o -path /sys \\) -prune -o -type f -perm -0004 -print0"
+                        " | xargs -0 grep -lF -- %s", SECRET)
+    assert readable.stdout == "", "world-readable files with the secret: " + readable.stdout
+    assert host.run("grep -rlF -- %s /etc /var /root /tmp /usr/local", SECRET).stdout.split() == [CREDENTIALS]
+
+
+def test_credentials_of_another_tunnel_stop_the_run_and_change_nothing(host, run_playbook):
+    before = state(host)
+    other = {"AccountTag": "0123456789abcdef0123456789abcdef", "TunnelSecret": "b3RoZXItdGVzdC1vbmx5",
+             "TunnelID": "11111111-2222-4333-8444-555555555555"}
+    code, output = run_playbook(CONVERGE, {"cloudflared_credentials": other})
+    text = plain(output)
+    assert code != 0
+    assert ("cloudflared_credentials are for tunnel 11111111-2222-4333-8444-555555555555 (their TunnelID), but "
+            "cloudflared_tunnel_id is %s" % TUNNEL) in text, text[-3000:]
+    assert re.search(r"changed=0\b.*failed=1", text), text[-1500:]
+    assert "b3RoZXItdGVzdC1vbmx5" not in text
+    assert state(host) == before
+
+
+def test_a_missing_hostname_and_a_placeholder_tunnel_are_named(host, run_playbook):
+    before = state(host)
+    code, output = run_playbook(CONVERGE, {"cloudflared_hostname": "", "cloudflared_tunnel_id": "CHANGE_ME"})
+    text = plain(output)
+    assert code != 0
+    assert 'cloudflared_hostname is "": set it in the inventory to the public hostname' in text, text[-3000:]
+    assert 'cloudflared_tunnel_id is "CHANGE_ME": set it in the inventory to the UUID of the tunnel' in text
+    assert "Nothing was changed." in text and SECRET not in text
+    assert state(host) == before
+
+
+def test_a_rule_that_cloudflared_rejects_is_not_written(host, run_playbook):
+    before = state(host)
+    code, output = run_playbook(CONVERGE, {"cloudflared_extra_ingress": [{"hostname": "x.ai4artsed.test",
+                                                                          "service": "127.0.0.1:7801"}]})
+    text = plain(output)
+    assert code != 0
+    assert "127.0.0.1:7801 is an invalid address, please make sure it has a scheme and a hostname" in text, text[-3000:]
+    assert state(host) == before
+
+
+def test_a_version_switch_moves_the_link_and_restarts_and_back(host, run_playbook):
+    code, output = run_playbook(CONVERGE, {"cloudflared_version": OTHER})
+    assert code == 0, plain(output)[-3000:]
+    assert host.check_output("cloudflared --version").startswith("cloudflared version %s " % OTHER)
+    assert "version=\"%s\"" % OTHER in urllib.request.urlopen("http://127.0.0.1:20241/metrics", timeout=10).read().decode()
+    code, output = run_playbook(CONVERGE)
+    assert code == 0, plain(output)[-3000:]
+    assert host.file("/usr/local/bin/cloudflared").linked_to == "/usr/local/lib/cloudflared-%s/cloudflared" % PINNED
+    assert "version=\"%s\"" % PINNED in urllib.request.urlopen("http://127.0.0.1:20241/metrics", timeout=10).read().decode()
+    assert host.file("/usr/local/lib/cloudflared-%s/cloudflared" % OTHER).exists  # kept for the way back
+
+
+def test_a_check_run_after_converge_changes_nothing(run_playbook):
+    code, output = run_playbook(CONVERGE, check=True)
+    text = plain(output)
+    assert code == 0 and re.search(r"changed=0\b", text), text[-3000:]
