@@ -41,7 +41,7 @@ def hash_password(password, salt=None, iterations=None):
     iterations = PBKDF2_ITERATIONS if iterations is None else iterations
     if salt is None:
         choose = SystemRandom().choice  # secrets.choice, as Werkzeug's gen_salt
-        salt = "".join(choose(SALT_CHARS) for _ in range(SALT_LENGTH))
+        salt = "".join(choose(SALT_CHARS) for _position in range(SALT_LENGTH))
     digest = hashlib.pbkdf2_hmac("sha256", password.encode("utf-8"), salt.encode("utf-8"), iterations).hex()
     return "pbkdf2:sha256:%d$%s$%s" % (iterations, salt, digest)
 

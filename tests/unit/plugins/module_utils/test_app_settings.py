@@ -17,7 +17,7 @@ TEACHER_FILE = json.dumps({"UI_MODE": "kids", "STAGE1_TEXT_MODEL": "local/llama3
                            "STAGE3_MODEL": "local/llama3.2"}, indent=2)
 
 
-@pytest.mark.parametrize("first, second, same", [
+@pytest.mark.parametrize("value, other, same", [
     ("local/mistral-nemo", "local/mistral-nemo", True),
     ("local/mistral-nemo", "local/llama3.2", False),
     (True, True, True),
@@ -30,9 +30,9 @@ TEACHER_FILE = json.dumps({"UI_MODE": "kids", "STAGE1_TEXT_MODEL": "local/llama3
     ({"a": 1, "b": 2}, {"b": 2, "a": 1}, True),
     ([1, 2], [2, 1], False),
 ])
-def test_values_compare_as_json_type_strict(first, second, same):
-    assert same_json(first, second) is same
-    assert same_json(second, first) is same
+def test_values_compare_as_json_type_strict(value, other, same):
+    assert same_json(value, other) is same
+    assert same_json(other, value) is same
 
 
 @pytest.mark.parametrize("current, wanted, merged, set_keys, kept_keys", [
