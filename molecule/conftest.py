@@ -79,11 +79,14 @@ except (socket.timeout, TimeoutError):
 
 class OutsideClient:
     """A client outside the instance's host: a network namespace of the test's own, joined to the instance's (shared)
-    network by a veth pair, with documentation addresses (TEST-NET-1 and 2001:db8::/32, never a private range).
+    network by a veth pair, with documentation addresses (TEST-NET-2 198.51.100.0/24 and 2001:db8:14::/64, never a
+    private range). Not TEST-NET-1: our build machines' own network is 192.0.2.0/24 (gateway 192.0.2.1), and the
+    instance's end of the pair lives in that same network namespace. create() refuses to start where the machine
+    already has an address or route in either range.
 
-    Its source addresses: ALLOWED_IPV4 (192.0.2.2) and ALLOWED_IPV6 (2001:db8:14::2), which a scenario puts in
-    firewall_allowed_networks (e.g. [192.0.2.2/32, "2001:db8:14::2/128"]), and OUTSIDE_IPV4 (192.0.2.3) and
-    OUTSIDE_IPV6 (2001:db8:14::3), which it leaves out. The instance's end of the pair is SERVER_IPV4 (192.0.2.1) /
+    Its source addresses: ALLOWED_IPV4 (198.51.100.2) and ALLOWED_IPV6 (2001:db8:14::2), which a scenario puts in
+    firewall_allowed_networks (e.g. [198.51.100.2/32, "2001:db8:14::2/128"]), and OUTSIDE_IPV4 (198.51.100.3) and
+    OUTSIDE_IPV6 (2001:db8:14::3), which it leaves out. The instance's end of the pair is SERVER_IPV4 (198.51.100.1) /
     SERVER_IPV6 (2001:db8:14::1).
 
     request(port, source, path="/") -> the HTTP status (int), "refused" (connection reset or refused at once) or
@@ -93,7 +96,7 @@ class OutsideClient:
 
     NAMESPACE = "ai4artsed-outside"
     LINK, PEER = "a4a-outside0", "a4a-outside1"
-    SERVER_IPV4, ALLOWED_IPV4, OUTSIDE_IPV4 = "192.0.2.1", "192.0.2.2", "192.0.2.3"
+    SERVER_IPV4, ALLOWED_IPV4, OUTSIDE_IPV4 = "198.51.100.1", "198.51.100.2", "198.51.100.3"
     SERVER_IPV6, ALLOWED_IPV6, OUTSIDE_IPV6 = "2001:db8:14::1", "2001:db8:14::2", "2001:db8:14::3"
 
     def __init__(self, host):
@@ -105,6 +108,10 @@ class OutsideClient:
 
     def create(self):
         self.remove()
+        in_use = self.host.check_output("ip -o addr; ip route; ip -6 route")
+        for prefix in ("198.51.100.", "2001:db8:14:"):
+            assert prefix not in in_use, "this machine already uses %s: the outside client would clash\n%s" % (
+                prefix, in_use)
         namespace = self.NAMESPACE
         self._run("ip netns add %s" % namespace)
         self._run("ip link add %s type veth peer name %s netns %s" % (self.LINK, self.PEER, namespace))

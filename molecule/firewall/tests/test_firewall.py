@@ -31,7 +31,7 @@ def test_the_table_is_live_with_the_ports_and_the_allow_list(host):
     assert "tcp dport { 7801, 7821, 11434 } reject with tcp reset" in listing.stdout
     assert "tcp dport { 17801, 17802 } ip saddr @allowed_ipv4 accept" in listing.stdout
     assert "tcp dport { 17801, 17802 } reject with tcp reset" in listing.stdout
-    assert "elements = { 192.0.2.2 }" in listing.stdout
+    assert "elements = { 198.51.100.2 }" in listing.stdout
     assert "elements = { 2001:db8:14::2 }" in listing.stdout
     assert "policy accept" in listing.stdout
 
@@ -101,7 +101,7 @@ def test_a_deleted_table_is_reported_by_check_mode_and_put_back_by_a_rerun(host,
 
 
 def test_an_altered_table_is_put_back(host, run_playbook, outside_client):
-    host.check_output("nft add element inet ai4artsed allowed_ipv4 { 192.0.2.3 }")
+    host.check_output("nft add element inet ai4artsed allowed_ipv4 { 198.51.100.3 }")
     assert outside_client.request(17801, outside_client.OUTSIDE_IPV4) == 200
 
     code, output = run_playbook(CONVERGE)
