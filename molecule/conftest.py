@@ -55,3 +55,98 @@ def security_exposure(host, capsys):
         return float(found.group(1))
 
     return measure
+
+
+# One HTTP request from a given source address, run on the instance: prints the status code, "refused" (a TCP reset,
+# what the firewall answers) or "timeout". argv: source, destination, port, path.
+_REQUEST_SCRIPT = r"""
+import socket, sys
+source, destination, port, path = sys.argv[1:5]
+family = socket.AF_INET6 if ":" in destination else socket.AF_INET
+connection = socket.socket(family, socket.SOCK_STREAM)
+connection.settimeout(5)
+connection.bind((source, 0))
+try:
+    connection.connect((destination, int(port)))
+    connection.sendall(("GET %s HTTP/1.0\r\nHost: %s\r\n\r\n" % (path, destination)).encode())
+    print(connection.recv(64).split(b" ")[1].decode())
+except ConnectionRefusedError:
+    print("refused")
+except (socket.timeout, TimeoutError):
+    print("timeout")
+"""
+
+
+class OutsideClient:
+    """A client outside the instance's host: a network namespace of the test's own, joined to the instance's (shared)
+    network by a veth pair, with documentation addresses (TEST-NET-2 198.51.100.0/24 and 2001:db8:14::/64, never a
+    private range). Not TEST-NET-1: our build machines' own network is 192.0.2.0/24 (gateway 192.0.2.1), and the
+    instance's end of the pair lives in that same network namespace. create() refuses to start where the machine
+    already has an address or route in either range.
+
+    Its source addresses: ALLOWED_IPV4 (198.51.100.2) and ALLOWED_IPV6 (2001:db8:14::2), which a scenario puts in
+    firewall_allowed_networks (e.g. [198.51.100.2/32, "2001:db8:14::2/128"]), and OUTSIDE_IPV4 (198.51.100.3) and
+    OUTSIDE_IPV6 (2001:db8:14::3), which it leaves out. The instance's end of the pair is SERVER_IPV4 (198.51.100.1) /
+    SERVER_IPV6 (2001:db8:14::1).
+
+    request(port, source, path="/") -> the HTTP status (int), "refused" (connection reset or refused at once) or
+    "timeout": a GET to the instance's address of the source's family. A loopback source (127.0.0.1, ::1) asks from
+    the instance itself, on loopback.
+    """
+
+    NAMESPACE = "ai4artsed-outside"
+    LINK, PEER = "a4a-outside0", "a4a-outside1"
+    SERVER_IPV4, ALLOWED_IPV4, OUTSIDE_IPV4 = "198.51.100.1", "198.51.100.2", "198.51.100.3"
+    SERVER_IPV6, ALLOWED_IPV6, OUTSIDE_IPV6 = "2001:db8:14::1", "2001:db8:14::2", "2001:db8:14::3"
+
+    def __init__(self, host):
+        self.host = host
+
+    def _run(self, command):
+        result = self.host.run(command)
+        assert result.rc == 0, "%s: %s" % (command, result.stderr)
+
+    def create(self):
+        self.remove()
+        in_use = self.host.check_output("ip -o addr; ip route; ip -6 route")
+        for prefix in ("198.51.100.", "2001:db8:14:"):
+            assert prefix not in in_use, "this machine already uses %s: the outside client would clash\n%s" % (
+                prefix, in_use)
+        namespace = self.NAMESPACE
+        self._run("ip netns add %s" % namespace)
+        self._run("ip link add %s type veth peer name %s netns %s" % (self.LINK, self.PEER, namespace))
+        self._run("ip addr add %s/24 dev %s" % (self.SERVER_IPV4, self.LINK))
+        self._run("ip -6 addr add %s/64 dev %s nodad" % (self.SERVER_IPV6, self.LINK))
+        self._run("ip link set %s up" % self.LINK)
+        for address in (self.ALLOWED_IPV4, self.OUTSIDE_IPV4):
+            self._run("ip -n %s addr add %s/24 dev %s" % (namespace, address, self.PEER))
+        for address in (self.ALLOWED_IPV6, self.OUTSIDE_IPV6):
+            self._run("ip -n %s -6 addr add %s/64 dev %s nodad" % (namespace, address, self.PEER))
+        self._run("ip -n %s link set %s up" % (namespace, self.PEER))
+        self._run("ip -n %s link set lo up" % namespace)
+
+    def remove(self):
+        # Deleting the namespace deletes the pair; the link delete covers a pair left without its namespace.
+        self.host.run("ip netns del %s", self.NAMESPACE)
+        self.host.run("ip link del %s", self.LINK)
+
+    def request(self, port, source, path="/"):
+        if source in ("127.0.0.1", "::1"):
+            command = ["python3", "-c", _REQUEST_SCRIPT, source, source, str(port), path]
+        else:
+            destination = self.SERVER_IPV6 if ":" in source else self.SERVER_IPV4
+            command = ["ip", "netns", "exec", self.NAMESPACE, "python3", "-c", _REQUEST_SCRIPT,
+                       source, destination, str(port), path]
+        result = self.host.run(" ".join(["%s"] * len(command)), *command)
+        assert result.rc == 0, result.stderr
+        answer = result.stdout.strip()
+        return int(answer) if answer.isdigit() else answer
+
+
+@pytest.fixture(scope="module")
+def outside_client(host):
+    """An OutsideClient (see its docstring) for the test module, removed again afterwards, also when a test fails."""
+    client = OutsideClient(host)
+    client.create()
+    yield client
+    client.remove()
