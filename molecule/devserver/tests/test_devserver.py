@@ -196,3 +196,23 @@ def test_a_missing_secret_key_stops_at_the_preflight(run_playbook):
 @pytest.mark.parametrize("environment", INSTANCES)
 def test_the_unit_is_hardened(security_exposure, environment):
     assert security_exposure("ai4artsed-devserver@%s" % environment) < 7.0
+
+
+@pytest.mark.parametrize("environment, port", INSTANCES.items())
+def test_only_loopback_and_the_allow_list_reach_the_app(outside_client, environment, port):
+    path = "/api/settings/safety-level"
+    assert outside_client.request(port, "127.0.0.1", path) == 200
+    assert outside_client.request(port, outside_client.ALLOWED_IPV4, path) == 200
+    assert outside_client.request(port, outside_client.OUTSIDE_IPV4, path) == "refused", environment
+
+
+def test_the_firewall_leaves_other_ports_open(outside_client, host):
+    """The app's ports are closed to the outside address by the table, not by anything else: a listener of the
+    test's own on a port the firewall does not list answers it."""
+    host.run("systemd-run --unit devserver-test-listener python3 -m http.server --bind 0.0.0.0 17809")
+    try:
+        assert host.run("for i in $(seq 20); do ss -Htln 'sport = :17809' | grep -q . && exit 0; sleep 0.5; done;"
+                        " exit 1").rc == 0
+        assert outside_client.request(17809, outside_client.OUTSIDE_IPV4) == 200
+    finally:
+        host.run("systemctl stop devserver-test-listener")
