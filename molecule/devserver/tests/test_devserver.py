@@ -50,6 +50,10 @@ def request(url, body=None, opener=None, timeout=30):
         return status, text
 
 
+def plain(output):
+    return re.sub(r"\x1b\[[0-9;]*m", "", output)
+
+
 def settings(port):
     status, answer = request("http://127.0.0.1:%d/api/settings/" % port)
     assert status == 200, answer
@@ -64,7 +68,8 @@ def test_the_instance_runs_server_py_from_its_checkout_as_the_service_account(ho
     pid = host.check_output("systemctl show --property MainPID --value %s", unit)
     assert host.check_output("ps -o user= -p %s", pid) == "ai4artsed"
     assert host.check_output("ps -o args= -p %s", pid) == CHECKOUTS[environment] + "/venv/bin/python server.py"
-    assert host.file("/proc/%s/cwd" % pid).linked_to == CHECKOUTS[environment] + "/devserver"
+    assert host.check_output("systemctl show --property WorkingDirectory --value %s", unit) == (
+        CHECKOUTS[environment] + "/devserver")
 
 
 @pytest.mark.parametrize("environment", INSTANCES)
@@ -162,13 +167,13 @@ def test_a_teachers_setting_survives_a_rerun_and_the_inventorys_keys_come_back(r
     current = settings(port)
     assert current["DEFAULT_LANGUAGE"] == "en"
     assert current["STAGE1_TEXT_MODEL"] == INVENTORY_SETTINGS["STAGE1_TEXT_MODEL"]
-    assert "keeps the values set on the app's settings page for" in output and "DEFAULT_LANGUAGE" in output
+    assert "keeps the values set on the app's settings page for" in plain(output) and "DEFAULT_LANGUAGE" in output
 
 
 def test_a_check_run_after_converge_changes_nothing(run_playbook):
     code, output = run_playbook("converge.yml", check=True)
     assert code == 0, output[-3000:]
-    assert re.search(r"devserver-devserver\s*:.*changed=0", output), output[-3000:]
+    assert re.search(r"devserver-devserver\s*:.*changed=0", plain(output)), plain(output)[-3000:]
 
 
 def test_the_built_in_password_in_the_vault_is_refused_and_nothing_changes(run_playbook, host):
