@@ -262,7 +262,7 @@ def parse_args(argv):
     while index < len(argv):
         argument = argv[index]
         if argument.startswith("-") and argument not in ("-v", "--version"):
-            name, _, value = argument.partition("=")
+            name, _separator, value = argument.partition("=")
             name = "--" + name.lstrip("-")
             if name not in KNOWN_FLAGS:
                 raise StandinError("Incorrect Usage: flag provided but not defined: %s" % argument.split("=")[0])
@@ -319,7 +319,7 @@ def run(flags):
     log("autoupdate %s" % ("disabled (--no-autoupdate)" if flags.get("--no-autoupdate") else "enabled (stand-in never updates)"))
     server = None
     if flags.get("--metrics"):
-        host, _, port = flags["--metrics"].rpartition(":")
+        host, _separator, port = flags["--metrics"].rpartition(":")
         server = ThreadingHTTPServer((host.strip("[]") or "127.0.0.1", int(port)), MetricsHandler)
         threading.Thread(target=server.serve_forever, daemon=True).start()
         log("Starting metrics server on %s/metrics" % flags["--metrics"])

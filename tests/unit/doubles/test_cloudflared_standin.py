@@ -164,7 +164,7 @@ def test_tunnel_run_stays_up_serves_ready_and_stops_on_sigterm(tmp_path):
     process = subprocess.Popen([sys.executable, str(STANDIN), "--no-autoupdate", "--metrics", "127.0.0.1:%d" % port,
                                 "--config", str(config), "tunnel", "run"], stdout=subprocess.PIPE, text=True)
     try:
-        for _ in range(50):
+        for _attempt in range(50):
             try:
                 with urllib.request.urlopen("http://127.0.0.1:%d/ready" % port, timeout=2) as answer:
                     ready = json.loads(answer.read())
@@ -179,7 +179,7 @@ def test_tunnel_run_stays_up_serves_ready_and_stops_on_sigterm(tmp_path):
         assert process.poll() is None
     finally:
         process.send_signal(signal.SIGTERM)
-        output, _ = process.communicate(timeout=10)
+        output, _errors = process.communicate(timeout=10)
     assert process.returncode == 0
     assert "NOT cloudflared, contacts nothing" in output and TUNNEL in output
     assert "dGVzdA==" not in output
