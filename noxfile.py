@@ -15,6 +15,7 @@ Only molecule and demo need root (the Docker engine), and lint only where shellc
 import glob
 import shutil
 import subprocess
+import threading
 import time
 from pathlib import Path
 
@@ -87,13 +88,62 @@ def sanity(session):
                 external=True)
 
 
+# The scenarios share this machine's network (their containers use the host's), so two run at once only where they
+# share no port, nftables table or network namespace: `site` (7801, 7821, 11434, 17801, 20241, the firewall's table and
+# the outside client's namespace) and `firewall` (the same table and namespace) in one lane, every other scenario, on
+# ports of its own, in the other. Two lanes on two cores: much of a scenario is waiting (services starting, pip).
+FIRST_LANE = ("site", "firewall")
+MOLECULE_LOGS = Path("tests/output/molecule")
+
+
+def _run_scenario(scenario):
+    """`molecule test -s SCENARIO`, its output into MOLECULE_LOGS/SCENARIO.log: (passed, seconds)."""
+    MOLECULE_LOGS.mkdir(parents=True, exist_ok=True)
+    started = time.monotonic()
+    with open(MOLECULE_LOGS / ("%s.log" % scenario), "w", encoding="utf-8") as log:
+        code = subprocess.run(["molecule", "test", "-s", scenario], stdout=log, stderr=subprocess.STDOUT,
+                              check=False).returncode
+    return code == 0, time.monotonic() - started
+
+
+def _run_lanes(session, lanes):
+    """Each lane's scenarios one after another, the lanes side by side. A scenario's log is printed whole when it
+    ends (so two never interleave), and the session ends with each one's result and time."""
+    results, printing = {}, threading.Lock()
+
+    def run_lane(scenarios):
+        for scenario in scenarios:
+            passed, seconds = _run_scenario(scenario)
+            results[scenario] = (passed, seconds)
+            with printing:
+                print((MOLECULE_LOGS / ("%s.log" % scenario)).read_text(encoding="utf-8"), flush=True)
+                session.log("scenario %s %s in %d s" % (scenario, "passed" if passed else "FAILED", seconds))
+
+    started = time.monotonic()
+    threads = [threading.Thread(target=run_lane, args=(lane,)) for lane in lanes if lane]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join()
+    session.log("; ".join("%s %s (%d s)" % (name, "passed" if passed else "FAILED", seconds)
+                          for name, (passed, seconds) in sorted(results.items())))
+    session.log("all scenarios: %d s of wall-clock time in %d lanes" % (time.monotonic() - started, len(threads)))
+    failed = sorted(name for name, (passed, _seconds) in results.items() if not passed)
+    if failed:
+        session.error("failed: %s" % ", ".join(failed))
+
+
 @nox.session(python=False)
 def molecule(session):
-    """Every Molecule scenario (`-- SCENARIO...` runs only those), one after another: they share the
-    host's network. Each runs even after another failed, and the log ends with each one's time."""
+    """Every Molecule scenario in two lanes (FIRST_LANE and the rest; each scenario's log in tests/output/molecule/),
+    or `-- SCENARIO...` one after another. Each runs even after another failed."""
     _require_containers(session, "molecule")
-    scenarios = session.posargs or sorted(path.parent.name for path in Path("molecule").glob("*/molecule.yml"))
-    _run_each(session, [(scenario, ["molecule", "test", "-s", scenario]) for scenario in scenarios])
+    if session.posargs:
+        _run_each(session, [(scenario, ["molecule", "test", "-s", scenario]) for scenario in session.posargs])
+        return
+    scenarios = sorted(path.parent.name for path in Path("molecule").glob("*/molecule.yml"))
+    first = [scenario for scenario in FIRST_LANE if scenario in scenarios]
+    _run_lanes(session, [first, [scenario for scenario in scenarios if scenario not in first]])
 
 
 @nox.session(python=False)
