@@ -23,7 +23,7 @@ import nox
 from nox.command import CommandFailed
 
 nox.options.default_venv_backend = "none"  # every session runs in the venv scripts/bootstrap built
-nox.options.sessions = ["lint", "unit", "sanity", "molecule", "demo"]
+nox.options.sessions = ["lint", "unit", "sanity", "molecule"]  # and demo, when asked for (about 30 minutes)
 
 BASE_IMAGE = "localhost/ai4artsed-debian12:current"  # scripts/lib/image.sh builds it
 SHELL_SCRIPTS = ["scripts/bootstrap", "scripts/demo", "scripts/test", ".ci/run",
@@ -148,6 +148,8 @@ def molecule(session):
 
 @nox.session(python=False)
 def demo(session):
-    """The README's demo command as a user runs it (tests/integration): converges, then zero changes."""
+    """The README's demo command as a user runs it (tests/integration): the whole site, a re-run with zero changes and
+    an empty drift check, the app's page from this machine. Not among the default sessions: about 30 minutes, and the
+    molecule session's `site` scenario runs the same playbooks."""
     _require_containers(session, "demo")
     session.run("python", "-m", "pytest", "-p", "no:cacheprovider", "tests/integration", *session.posargs)

@@ -32,6 +32,7 @@ SECRET_VALUES = [GROUP_VARS["vault_devserver_secret_key"], GROUP_VARS["vault_dev
 SECRET_VALUES += list(GROUP_VARS["vault_devserver_api_keys"].values())
 HF_TOKEN = GROUP_VARS["vault_model_store_hf_token"]
 
+CONTAINER = os.environ.get("AI4ARTSED_SITE_CONTAINER", "devserver-site")  # molecule.yml's platform
 HOME = "/home/ai4artsed"
 SWARMUI = HOME + "/ai/SwarmUI"
 COMFYUI = SWARMUI + "/dlbackend/ComfyUI"
@@ -79,7 +80,7 @@ def ansible_playbook(playbook, extra_vars=None, timeout=1500):
 
 def recap(output):
     """The PLAY RECAP counters of the instance, e.g. {'ok': 310, 'changed': 0, 'failed': 0, ...}."""
-    found = re.findall(r"devserver-site\s+:\s+(.*)", output)
+    found = re.findall(r"%s\s+:\s+(.*)" % re.escape(CONTAINER), output)
     assert found, output[-3000:]
     return {key: int(value) for key, value in re.findall(r"(\w+)=(\d+)", found[-1])}
 
