@@ -32,12 +32,12 @@ REAL_LOOKING = [
 
 
 def vault_names_referenced(inventory):
-    """vault_* names in the inventory's hosts file, group_vars and host_vars (the example and the vault excluded)."""
+    """vault_* names in the inventory's hosts file, group_vars and host_vars (the example and vault files excluded)."""
     root = INVENTORIES_DIR / inventory
     names = set()
     for path in sorted(root.rglob("*")):
         relative = path.relative_to(root)
-        if path.is_dir() or relative in (EXAMPLE, REAL_VAULT):
+        if path.is_dir() or relative == EXAMPLE or path.name == REAL_VAULT.name:
             continue
         names.update(VAULT_NAME.findall(path.read_text(encoding="utf-8")))
     return names
