@@ -13,6 +13,7 @@ Only molecule and demo need root (the Docker engine), and lint only where shellc
 """
 
 import glob
+import os
 import shutil
 import subprocess
 import threading
@@ -138,6 +139,9 @@ def molecule(session):
     """Every Molecule scenario in two lanes (FIRST_LANE and the rest; each scenario's log in tests/output/molecule/),
     or `-- SCENARIO...` one after another. Each runs even after another failed."""
     _require_containers(session, "molecule")
+    # The site scenario's model disk needs a free loop device (molecule/site/molecule.yml)
+    os.environ.setdefault("AI4ARTSED_SITE_LOOP", subprocess.run(["losetup", "--find"], capture_output=True, text=True,
+                                                                check=True).stdout.strip())
     if session.posargs:
         _run_each(session, [(scenario, ["molecule", "test", "-s", scenario]) for scenario in session.posargs])
         return

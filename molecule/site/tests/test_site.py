@@ -36,10 +36,11 @@ CONTAINER = os.environ.get("AI4ARTSED_SITE_CONTAINER", "devserver-site")  # mole
 HOME = "/home/ai4artsed"
 SWARMUI = HOME + "/ai/SwarmUI"
 COMFYUI = SWARMUI + "/dlbackend/ComfyUI"
-MODEL_DISK = "/srv/ai4artsed"  # the 2 GB filesystem of molecule.yml
-MODELS = MODEL_DISK + "/Models"
+MODEL_DISK = HOME + "/ai"  # the 20 GB disk of prepare.yml
+MODELS = SWARMUI + "/Models"
+ARCHIVE = MODEL_DISK + "/model-archive"
 REPORT = HOME + "/ai/storage-report.md"
-MARGIN_GB = 1  # model_store_free_space_margin_gb in vars/test_sources.yml
+MIN_FREE_GB = 2  # common_min_free_disk_gb in vars/test_sources.yml
 
 # Our long-running services, the account each runs as, and where each listens (None: loopback only)
 SERVICES = {
@@ -98,8 +99,7 @@ def model_digests(host):
     """The multiset of sha256 digests of every model file, in the store and its archive (not our own records: the
     dot folders of hf_model and model_links, and the archive's ledger)."""
     output = host.check_output(
-        "find %s/Models %s/model-archive -type f -not -path '*/.*' -not -name '*.jsonl'"
-        " -print0 | xargs -0 -r sha256sum", MODEL_DISK, MODEL_DISK)
+        "find %s %s -type f -not -path '*/.*' -not -name '*.jsonl' -print0 | xargs -0 -r sha256sum", MODELS, ARCHIVE)
     return collections.Counter(line.split()[0] for line in output.splitlines())
 
 
@@ -302,15 +302,15 @@ def test_drift_yml_finds_nothing_after_the_repair(capsys):
 
 def test_a_full_model_disk_stops_the_run_early_and_changes_nothing(host):
     free = int(host.check_output("df --output=avail -B1 %s | tail -1", MODEL_DISK))
-    fill = free - MARGIN_GB * 10 ** 9 // 2  # leaves half the margin
+    fill = free - MIN_FREE_GB * 10 ** 9 // 4  # leaves a quarter of what the preflight asks for
     host.run_test("fallocate -l %d %s/fill.bin", fill, MODEL_DISK)
     try:
         code, output, _seconds = ansible_playbook("converge.yml")
     finally:
         host.run("rm -f %s/fill.bin", MODEL_DISK)
     assert code != 0
-    assert "Not enough free space" in words(output), output[-3000:]
-    assert "model_store_free_space_margin_gb" in words(output), output[-3000:]
+    assert "Not enough free disk space for %s" % MODEL_DISK in words(output), output[-3000:]
+    assert "(common_min_free_disk_gb)" in words(output), output[-3000:]
     assert recap(output)["changed"] == 0
 
 
