@@ -11,7 +11,8 @@ name: drift_report
 type: aggregate
 short_description: Say what a check-mode run of the site would change, and where
 version_added: 0.1.0
-author: AI4ArtsEd DevServer team
+author:
+  - AI4ArtsEd DevServer team (@ai4artsed)
 description:
   - Used by C(playbooks/drift.yml). In the plays that set the variable C(ai4artsed_drift_check) to true, it records
     every task result that is changed (in check mode that means it would change, which is drift) and every failure and
