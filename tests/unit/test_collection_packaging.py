@@ -41,7 +41,8 @@ def test_build_is_named_after_galaxy_yml(built_collection):
      "plugins/modules/nvidia_driver_facts.py", "plugins/module_utils/nvidia.py", "plugins/module_utils/nvidia_facts.py",
      "plugins/doc_fragments/read_only.py",
      "roles/model_store/files/manifest.yml", "roles/model_store/meta/argument_specs.yml",
-     "plugins/modules/model_manifest.py", "plugins/module_utils/manifest.py", "playbooks/storage_report.yml"],
+     "plugins/modules/model_manifest.py", "plugins/module_utils/manifest.py", "playbooks/storage_report.yml",
+     "playbooks/drift.yml", "plugins/callback/drift_report.py", "roles/drift_timer/tasks/main.yml"],
 )
 def test_build_contains_what_users_run(built_collection, required):
     _name, members = built_collection
@@ -81,3 +82,15 @@ def test_every_inventory_has_a_devservers_host(inventory):
     result = run("ansible-inventory", "-i", f"inventories/{inventory}", "--graph", "devservers")
     assert result.returncode == 0, result.stderr
     assert "|--" in result.stdout, result.stdout
+
+
+def test_ansible_doc_renders_the_drift_report_callback():
+    result = run("ansible-doc", "-t", "callback", "ai4artsed.devserver.drift_report")
+    assert result.returncode == 0, result.stderr
+    assert "AI4ARTSED_DRIFT_REPORT" in result.stdout
+
+
+@pytest.mark.parametrize("inventory", INVENTORIES)
+def test_drift_playbook_parses_against_every_inventory(inventory):
+    result = run("ansible-playbook", "--syntax-check", "-i", f"inventories/{inventory}", "playbooks/drift.yml")
+    assert result.returncode == 0, result.stdout + result.stderr

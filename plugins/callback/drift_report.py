@@ -1,0 +1,178 @@
+# -*- coding: utf-8 -*-
+# Copyright: (c) 2026, AI4ArtsEd DevServer team
+# GNU General Public License v3.0+ (see https://www.gnu.org/licenses/gpl-3.0.txt)
+
+from __future__ import absolute_import, division, print_function
+
+__metaclass__ = type
+
+DOCUMENTATION = r"""
+name: drift_report
+type: aggregate
+short_description: Say what a check-mode run of the site would change, and where
+version_added: 0.1.0
+author:
+  - AI4ArtsEd DevServer team (@ai4artsed)
+description:
+  - Used by C(playbooks/drift.yml). In the plays that set the variable C(ai4artsed_drift_check) to true, it records
+    every task result that is changed (in check mode that means it would change, which is drift) and every failure and
+    unreachable host, with the role, the task and where (the unit, the file, the link, the package, the settings
+    keys, the model file).
+  - At the end of the run it prints a short report grouped by host and by kind (units, files, links, packages,
+    settings, model files, other) and writes it to O(report_path). The report's first line starts with
+    C(no drift) when nothing was found, with C(drift) otherwise.
+  - Plays without C(ai4artsed_drift_check) are not recorded and, when no play sets it, the callback writes and prints
+    nothing, so it can stay enabled for ordinary runs of C(site.yml).
+  - Handlers are not recorded; they only run because a task that is recorded changed.
+  - Failures of tasks with C(ignore_errors) are not recorded.
+requirements:
+  - Enabled in the configuration, for example C(callbacks_enabled = ai4artsed.devserver.drift_report) in the
+    C([defaults]) section of C(ansible.cfg) (this repository's C(ansible.cfg) does), or the environment variable
+    E(ANSIBLE_CALLBACKS_ENABLED=ai4artsed.devserver.drift_report).
+options:
+  report_path:
+    description:
+      - The file the report is written to, on the controller. Its folder is created when missing.
+      - C(playbooks/drift.yml) reads the same environment variable to find the report.
+    type: path
+    default: ~/.ansible/ai4artsed-drift-report.txt
+    env:
+      - name: AI4ARTSED_DRIFT_REPORT
+    ini:
+      - section: ai4artsed_drift_report
+        key: report_path
+"""
+
+import os
+
+from ansible.playbook.handler import Handler
+from ansible.plugins.callback import CallbackBase
+from ansible.utils.color import stringc
+from ansible import constants as C
+
+from ansible_collections.ai4artsed.devserver.plugins.module_utils.drift_findings import (
+    finding,
+    format_report,
+    has_drift,
+    unreachable,
+)
+
+MARKER = "ai4artsed_drift_check"
+
+
+def _truthy(value):
+    return value is True or str(value).strip().lower() in ("true", "yes", "on", "1")
+
+
+def _task_fields(result):
+    """The task's templated fields (per loop item for item results); task_fields from ansible-core 2.19 on."""
+    fields = getattr(result, "task_fields", None)
+    if fields is None:
+        fields = getattr(result, "_task_fields", None) or {}
+    return fields
+
+
+def _result_dict(result):
+    data = getattr(result, "result", None)
+    return data if data is not None else result._result
+
+
+def _task(result):
+    task = getattr(result, "task", None)
+    return task if task is not None else result._task
+
+
+def _role_name(task):
+    role = getattr(task, "_role", None)
+    if role is None:
+        return ""
+    try:
+        return role.get_name(include_role_fqcn=False)
+    except TypeError:
+        return role.get_name()
+
+
+class CallbackModule(CallbackBase):
+    CALLBACK_VERSION = 2.0
+    CALLBACK_TYPE = "aggregate"
+    CALLBACK_NAME = "ai4artsed.devserver.drift_report"
+    CALLBACK_NEEDS_ENABLED = True
+
+    def __init__(self):
+        super(CallbackModule, self).__init__()
+        self._recording = False
+        self._used = False
+        self._findings = []
+        self._hosts = set()
+
+    def v2_playbook_on_play_start(self, play):
+        if self._recording:
+            # drift.yml's last play reads the report, so it is written before that play starts.
+            self._write(format_report(self._findings, self._hosts))
+        self._recording = _truthy(play.vars.get(MARKER, False))
+        self._used = self._used or self._recording
+
+    def _should_record(self, result):
+        return self._recording and not isinstance(_task(result), Handler)
+
+    def _add(self, result, state):
+        task = _task(result)
+        fields = _task_fields(result)
+        data = _result_dict(result)
+        self._findings.append(finding(
+            result._host.get_name(), _role_name(task), fields.get("name") or task.get_name(),
+            fields.get("action") or task.action, fields.get("args") or {}, data, state))
+
+    def _note_host(self, result):
+        if self._recording:
+            self._hosts.add(result._host.get_name())
+
+    def v2_runner_on_ok(self, result):
+        self._note_host(result)
+        data = _result_dict(result)
+        # A loop's items were recorded one by one (v2_runner_item_on_ok).
+        if self._should_record(result) and data.get("changed") and "results" not in data:
+            self._add(result, "would change")
+
+    def v2_runner_item_on_ok(self, result):
+        if self._should_record(result) and _result_dict(result).get("changed"):
+            self._add(result, "would change")
+
+    def v2_runner_on_failed(self, result, ignore_errors=False):
+        self._note_host(result)
+        if self._should_record(result) and not ignore_errors and "results" not in _result_dict(result):
+            self._add(result, "failed")
+
+    def v2_runner_item_on_failed(self, result):
+        if self._should_record(result) and not _truthy(_task_fields(result).get("ignore_errors")):
+            self._add(result, "failed")
+
+    def v2_runner_on_skipped(self, result):
+        self._note_host(result)
+
+    def v2_runner_on_unreachable(self, result):
+        self._note_host(result)
+        if self._recording:
+            task = _task(result)
+            self._findings.append(unreachable(result._host.get_name(), _task_fields(result).get("name") or task.get_name(),
+                                              _result_dict(result).get("msg")))
+
+    def _write(self, report):
+        path = os.path.expanduser(self.get_option("report_path"))
+        try:
+            folder = os.path.dirname(path)
+            if folder and not os.path.isdir(folder):
+                os.makedirs(folder)
+            with open(path, "w") as handle:
+                handle.write(report)
+        except (IOError, OSError) as error:
+            self._display.warning("The drift report could not be written to %s: %s" % (path, error))
+        return path
+
+    def v2_playbook_on_stats(self, stats):
+        if not self._used:
+            return
+        report = format_report(self._findings, self._hosts)
+        path = self._write(report)
+        color = C.COLOR_CHANGED if has_drift(report) else C.COLOR_OK
+        self._display.display("\nDRIFT REPORT (also in %s)\n%s" % (path, stringc(report.rstrip("\n"), color)))

@@ -1,0 +1,148 @@
+"""playbooks/drift.yml with the drift_report callback, run for real by ansible-playbook on this machine.
+
+The site is a stand-in (a settings file, two links, and optionally a failing task) in a temporary
+folder next to a copy of drift.yml, so the test needs no container: what is checked is the real
+drift.yml and the real callback, as an operator would run them.
+"""
+
+import os
+import shutil
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+
+REPO_ROOT = Path(__file__).resolve().parents[4]
+ANSIBLE_PLAYBOOK = Path(sys.executable).parent / "ansible-playbook"
+
+SITE = """---
+- name: Stand-in site
+  hosts: devservers
+  gather_facts: false
+  tasks:
+    - name: Config | Write the app's settings file
+      ansible.builtin.copy:
+        content: "wanted\\n"
+        dest: "{{ target_dir }}/app.conf"
+        mode: "0644"
+    - name: Config | Link the models
+      ansible.builtin.file:
+        src: "{{ target_dir }}/app.conf"
+        dest: "{{ target_dir }}/{{ item }}"
+        state: link
+      loop: [first.link, second.link]
+    - name: Config | A check that fails when asked to
+      ansible.builtin.fail:
+        msg: the service does not answer on port 7821
+      when: fail_the_check | default(false) | bool
+"""
+
+
+@pytest.fixture
+def site(tmp_path):
+    """(folder, run): drift.yml beside the stand-in site.yml; run(*args, env) runs ansible-playbook."""
+    (tmp_path / "playbooks").mkdir()
+    shutil.copy(REPO_ROOT / "playbooks" / "drift.yml", tmp_path / "playbooks" / "drift.yml")
+    (tmp_path / "playbooks" / "site.yml").write_text(SITE)
+    target = tmp_path / "target"
+    target.mkdir()
+    (tmp_path / "hosts.yml").write_text(
+        "all:\n  children:\n    devservers:\n      hosts:\n        workstation:\n"
+        "          ansible_connection: local\n          ansible_python_interpreter: %s\n"
+        "          target_dir: %s\n" % (sys.executable, target))
+    report = tmp_path / "report.txt"
+
+    def run(*args, callback=True, playbook="drift.yml"):
+        env = dict(os.environ, ANSIBLE_CONFIG=str(REPO_ROOT / "ansible.cfg"),
+                   ANSIBLE_COLLECTIONS_PATH=str(REPO_ROOT / ".collections"),
+                   ANSIBLE_NOCOLOR="1", AI4ARTSED_DRIFT_REPORT=str(report))
+        if not callback:  # a configuration of its own, without the repository's callbacks_enabled
+            (tmp_path / "ansible.cfg").write_text("[defaults]\nretry_files_enabled = false\n")
+            env["ANSIBLE_CONFIG"] = str(tmp_path / "ansible.cfg")
+        command = [str(ANSIBLE_PLAYBOOK), "-i", str(tmp_path / "hosts.yml"),
+                   str(tmp_path / "playbooks" / playbook)] + list(args)
+        return subprocess.run(command, env=env, capture_output=True, text=True, timeout=120, check=False)
+
+    return target, report, run
+
+
+def converge(target):
+    (target / "app.conf").write_text("wanted\n")
+    os.chmod(target / "app.conf", 0o644)
+    for name in ("first.link", "second.link"):
+        os.symlink(target / "app.conf", target / name)
+
+
+def test_drift_names_each_drifted_place_and_fails(site):
+    target, report, run = site
+    converge(target)
+    (target / "app.conf").write_text("edited by hand\n")
+    os.unlink(target / "second.link")
+
+    done = run("--check")
+
+    assert done.returncode != 0, done.stdout
+    text = report.read_text()
+    assert text.startswith("drift: 2 findings on workstation")
+    assert "  files:\n    %s" % (target / "app.conf") in text
+    assert "  links:\n    %s - link to %s" % (target / "second.link", target / "app.conf") in text
+    assert str(target / "first.link") not in text
+    assert text in done.stdout  # printed for the person (or the journal) too
+    assert (target / "app.conf").read_text() == "edited by hand\n"  # nothing changed
+    assert not (target / "second.link").exists()
+
+
+def test_a_converged_site_has_no_drift_and_exits_zero(site):
+    target, report, run = site
+    converge(target)
+    report.write_text("drift: 9 findings on workstation (a previous run's report)\n")
+
+    done = run("--check")
+
+    assert done.returncode == 0, done.stdout + done.stderr
+    assert report.read_text() == "no drift on workstation\n"
+
+
+def test_a_failing_check_counts_as_drift_and_names_the_host(site):
+    target, report, run = site
+    converge(target)
+
+    done = run("--check", "-e", "fail_the_check=true")
+
+    assert done.returncode != 0
+    text = report.read_text()
+    assert text.startswith("drift: 1 finding on workstation")
+    assert "FAILED" in text and "the service does not answer on port 7821" in text
+
+
+def test_a_run_without_check_is_refused_and_changes_nothing(site):
+    target, report, run = site
+
+    done = run()
+
+    assert done.returncode != 0
+    assert "only --check makes the roles check" in done.stdout
+    assert list(target.iterdir()) == []
+
+
+def test_without_the_callback_it_says_how_to_enable_it(site):
+    target, report, run = site
+    converge(target)
+
+    done = run("--check", callback=False)
+
+    assert done.returncode != 0
+    assert "ANSIBLE_CALLBACKS_ENABLED=ai4artsed.devserver.drift_report" in done.stdout
+    assert not report.exists()
+
+
+def test_an_ordinary_run_of_the_site_writes_no_report(site):
+    target, report, run = site
+
+    done = run(playbook="site.yml")
+
+    assert done.returncode == 0, done.stdout
+    assert (target / "app.conf").read_text() == "wanted\n"
+    assert not report.exists()
+    assert "DRIFT REPORT" not in done.stdout
