@@ -81,6 +81,7 @@ def test_the_hardening_is_in_effect(host):
 
 
 def test_systemd_analyze_security_exposure(security_exposure):
+    # Issue 15's target for every unit is 5.0; cloudflared needs no device and no JIT, so it is held to 3.0.
     assert security_exposure("cloudflared") < 3.0
 
 

@@ -122,9 +122,9 @@ def test_the_service_runs_as_the_service_account(host):
 
 
 def test_systemd_analyze_security_exposure(security_exposure):
-    # The issue's hardening (ProtectSystem=strict, PrivateTmp, ProtectKernel*, RestrictAddressFamilies, ...)
-    # takes an unhardened unit's 9.6 well below "EXPOSED" (>= 7.0).
-    assert security_exposure("comfyui") < 7.0
+    # An unhardened unit rates 9.6; issue 15's target for every unit is 5.0 or lower, with what the GPU and
+    # torch rule out left out (the role README's list).
+    assert security_exposure("comfyui") <= 5.0
 
 
 def post_json(path, payload, timeout=10):
