@@ -7,8 +7,13 @@ with a clear message and change nothing; a version switch moves the link; a chec
 import json
 import re
 import urllib.request
+from pathlib import Path
 
 import yaml
+
+SCENARIO = Path(__file__).resolve().parents[1]
+GROUP_VARS = yaml.safe_load((SCENARIO / "molecule.yml").read_text())["provisioner"]["inventory"]["group_vars"]["devservers"]
+METRICS = GROUP_VARS["cloudflared_metrics_address"]  # 127.0.0.1:20251: not the default, which the site scenario uses
 
 PINNED = "2025.11.1"
 OTHER = "2025.10.1"
@@ -68,7 +73,7 @@ def test_the_unit_is_enabled_and_active_as_cloudflared_without_autoupdate(host):
     pid = main_pid(host)
     assert host.check_output("ps -o user= -p %s", pid) == "cloudflared"
     args = host.check_output("ps -o args= -p %s", pid)
-    assert "/usr/local/bin/cloudflared --no-autoupdate --config %s --metrics 127.0.0.1:20241 tunnel run" % CONFIG in args
+    assert "/usr/local/bin/cloudflared --no-autoupdate --config %s --metrics %s tunnel run" % (CONFIG, METRICS) in args
 
 
 def test_the_hardening_is_in_effect(host):
@@ -86,7 +91,7 @@ def test_systemd_analyze_security_exposure(security_exposure):
 
 
 def test_it_reports_ready_on_the_metrics_address():
-    with urllib.request.urlopen("http://127.0.0.1:20241/ready", timeout=10) as answer:
+    with urllib.request.urlopen("http://%s/ready" % METRICS, timeout=10) as answer:
         assert answer.status == 200 and json.loads(answer.read())["status"] == 200
 
 
@@ -139,11 +144,11 @@ def test_a_version_switch_moves_the_link_and_restarts_and_back(host, run_playboo
     code, output = run_playbook(CONVERGE, {"cloudflared_version": OTHER})
     assert code == 0, plain(output)[-3000:]
     assert host.check_output("cloudflared --version").startswith("cloudflared version %s " % OTHER)
-    assert "version=\"%s\"" % OTHER in urllib.request.urlopen("http://127.0.0.1:20241/metrics", timeout=10).read().decode()
+    assert "version=\"%s\"" % OTHER in urllib.request.urlopen("http://%s/metrics" % METRICS, timeout=10).read().decode()
     code, output = run_playbook(CONVERGE)
     assert code == 0, plain(output)[-3000:]
     assert host.file("/usr/local/bin/cloudflared").linked_to == "/usr/local/lib/cloudflared-%s/cloudflared" % PINNED
-    assert "version=\"%s\"" % PINNED in urllib.request.urlopen("http://127.0.0.1:20241/metrics", timeout=10).read().decode()
+    assert "version=\"%s\"" % PINNED in urllib.request.urlopen("http://%s/metrics" % METRICS, timeout=10).read().decode()
     assert host.file("/usr/local/lib/cloudflared-%s/cloudflared" % OTHER).exists  # kept for the way back
 
 

@@ -5,10 +5,15 @@ host's own table is untouched. A deleted table is put back by a re-run that says
 with the value named; firewall_enabled: false removes the table."""
 
 import re
+from pathlib import Path
 
 import pytest
+import yaml
 
-APP_PORTS = [17801, 17802]
+SCENARIO = Path(__file__).resolve().parents[1]
+GROUP_VARS = yaml.safe_load((SCENARIO / "molecule.yml").read_text())["provisioner"]["inventory"]["group_vars"]["devservers"]
+APP_PORTS = GROUP_VARS["firewall_app_ports"]  # 17811, 17812: not the defaults, the devserver scenario's app has 17802
+APP_PORT = APP_PORTS[0]
 LOOPBACK_ONLY_PORTS = [7801, 7821, 11434]  # SwarmUI on 127.0.0.1 (the default), ComfyUI, Ollama
 UNLISTED_PORT = 17800  # a listener of the scenario that the role does not protect
 RULES = "/etc/ai4artsed/firewall.nft"
@@ -29,8 +34,9 @@ def test_the_table_is_live_with_the_ports_and_the_allow_list(host):
     listing = our_table(host)
     assert listing.rc == 0, listing.stderr
     assert "tcp dport { 7801, 7821, 11434 } reject with tcp reset" in listing.stdout
-    assert "tcp dport { 17801, 17802 } ip saddr @allowed_ipv4 accept" in listing.stdout
-    assert "tcp dport { 17801, 17802 } reject with tcp reset" in listing.stdout
+    app_ports = ", ".join(str(port) for port in APP_PORTS)
+    assert "tcp dport { %s } ip saddr @allowed_ipv4 accept" % app_ports in listing.stdout
+    assert "tcp dport { %s } reject with tcp reset" % app_ports in listing.stdout
     assert "elements = { 198.51.100.2 }" in listing.stdout
     assert "elements = { 2001:db8:14::2 }" in listing.stdout
     assert "policy accept" in listing.stdout
@@ -88,7 +94,7 @@ def test_the_hosts_own_table_survives(host):
 
 def test_a_deleted_table_is_reported_by_check_mode_and_put_back_by_a_rerun(host, run_playbook, outside_client):
     host.check_output("nft delete table inet ai4artsed")
-    assert outside_client.request(17801, outside_client.OUTSIDE_IPV4) == 200  # the hole the role must close
+    assert outside_client.request(APP_PORT, outside_client.OUTSIDE_IPV4) == 200  # the hole the role must close
 
     code, output = run_playbook(CONVERGE, check=True)
     assert code == 0, output[-3000:]
@@ -99,7 +105,7 @@ def test_a_deleted_table_is_reported_by_check_mode_and_put_back_by_a_rerun(host,
     code, output = run_playbook(CONVERGE)
     assert code == 0, output[-3000:]
     assert changed(output) >= 1
-    assert outside_client.request(17801, outside_client.OUTSIDE_IPV4) == "refused"
+    assert outside_client.request(APP_PORT, outside_client.OUTSIDE_IPV4) == "refused"
     assert "host-own-marker" in host.check_output("nft list table inet host_own")
 
     code, output = run_playbook(CONVERGE)
@@ -108,11 +114,11 @@ def test_a_deleted_table_is_reported_by_check_mode_and_put_back_by_a_rerun(host,
 
 def test_an_altered_table_is_put_back(host, run_playbook, outside_client):
     host.check_output("nft add element inet ai4artsed allowed_ipv4 { 198.51.100.3 }")
-    assert outside_client.request(17801, outside_client.OUTSIDE_IPV4) == 200
+    assert outside_client.request(APP_PORT, outside_client.OUTSIDE_IPV4) == 200
 
     code, output = run_playbook(CONVERGE)
     assert code == 0 and changed(output) >= 1, output[-3000:]
-    assert outside_client.request(17801, outside_client.OUTSIDE_IPV4) == "refused"
+    assert outside_client.request(APP_PORT, outside_client.OUTSIDE_IPV4) == "refused"
 
 
 @pytest.mark.parametrize(
@@ -139,9 +145,9 @@ def test_disabling_removes_only_our_table_and_enabling_brings_it_back(host, run_
     assert code == 0 and changed(output) >= 1, output[-3000:]
     assert our_table(host).rc != 0
     assert not host.service("ai4artsed-firewall").is_enabled
-    assert outside_client.request(17801, outside_client.OUTSIDE_IPV4) == 200
+    assert outside_client.request(APP_PORT, outside_client.OUTSIDE_IPV4) == 200
     assert "host-own-marker" in host.check_output("nft list table inet host_own")
 
     code, output = run_playbook(CONVERGE)
     assert code == 0, output[-3000:]
-    assert outside_client.request(17801, outside_client.OUTSIDE_IPV4) == "refused"
+    assert outside_client.request(APP_PORT, outside_client.OUTSIDE_IPV4) == "refused"

@@ -1,7 +1,8 @@
 """After converge: ollama.service runs the pinned "release" (a fixture archive whose bin/ollama is the Ollama
-API double) as the ollama account on 127.0.0.1:11434 only, from a versioned folder behind a stable link, with
-both default models pulled through ollama_model; an archive with a wrong sha256 is refused before anything is
-unpacked; an upgrade to a second version and the downgrade back switch the link and keep the models."""
+API double) as the ollama account on the scenario's ollama_host (127.0.0.1:11435) only, from a versioned folder
+behind a stable link, with both default models pulled through ollama_model; an archive with a wrong sha256 is
+refused before anything is unpacked; an upgrade to a second version and the downgrade back switch the link and
+keep the models."""
 
 import json
 import os
@@ -9,8 +10,14 @@ import re
 import urllib.request
 from pathlib import Path
 
+import yaml
+
 WORK = Path(os.environ["MOLECULE_EPHEMERAL_DIRECTORY"])
-URL = "http://127.0.0.1:11434"
+SCENARIO = Path(__file__).resolve().parents[1]
+GROUP_VARS = yaml.safe_load((SCENARIO / "molecule.yml").read_text())["provisioner"]["inventory"]["group_vars"]["devservers"]
+HOST = GROUP_VARS["ollama_host"]  # 127.0.0.1:11435: not the default port, which the site scenario uses
+PORT = HOST.rsplit(":", 1)[1]
+URL = "http://" + HOST
 PINNED = "0.15.6"
 UPGRADE = "0.16.0"
 MODELS_DIR = "/var/lib/ollama/models"
@@ -49,9 +56,9 @@ def test_the_account_is_a_system_account_without_login(host):
     assert host.file(MODELS_DIR).user == "ollama"
 
 
-def test_ollama_listens_on_11434_on_loopback_only(host):
-    listeners = host.check_output("ss -Htln 'sport = :11434'").splitlines()
-    assert [line.split()[3] for line in listeners] == ["127.0.0.1:11434"]
+def test_ollama_listens_on_its_host_and_port_only(host):
+    listeners = host.check_output("ss -Htln 'sport = :%s'" % PORT).splitlines()
+    assert [line.split()[3] for line in listeners] == [HOST]
 
 
 def test_it_answers_the_pinned_version():
@@ -71,7 +78,7 @@ def test_systemd_analyze_security_exposure(security_exposure):
 
 def test_the_environment_is_in_the_drop_in(host):
     environment = host.check_output("systemctl show --property Environment --value ollama")
-    assert "OLLAMA_HOST=127.0.0.1:11434" in environment
+    assert "OLLAMA_HOST=%s" % HOST in environment
     assert "OLLAMA_MODELS=%s" % MODELS_DIR in environment
     assert "OLLAMA_KEEP_ALIVE=5m" in environment
 

@@ -1,8 +1,9 @@
 """After converge: swarmui.service runs the program the role would have built (here the stand-in,
-tests/doubles/swarmui_standin.py) as the service account on 127.0.0.1:7801 from the real SwarmUI checkout;
-SwarmUI's API lists the comfyui_api backend as running against the real ComfyUI on 127.0.0.1:7821, which
-loaded SwarmUI's real node packs through the role's links; Settings.fds holds the wanted values after the
-stand-in's SwarmUI-style full rewrite; and a re-run of the role repairs settings that drifted."""
+tests/doubles/swarmui_standin.py) as the service account on 127.0.0.1 at the scenario's swarmui_port (7811) from
+the real SwarmUI checkout; SwarmUI's API lists the comfyui_api backend as running against the real ComfyUI at the
+scenario's comfyui_port (7831), which loaded SwarmUI's real node packs through the role's links; Settings.fds holds
+the wanted values after the stand-in's SwarmUI-style full rewrite; and a re-run of the role repairs settings that
+drifted. Runs after test_comfyui.py, whose failure paths leave ComfyUI converged and running again."""
 
 import json
 import os
@@ -12,8 +13,10 @@ import time
 import urllib.request
 from pathlib import Path
 
+import yaml
 
 PROJECT = Path(__file__).resolve().parents[3]
+SCENARIO = Path(__file__).resolve().parents[1]
 WORK = Path(os.environ["MOLECULE_EPHEMERAL_DIRECTORY"])
 sys.path.insert(0, str(PROJECT / "tests" / "doubles"))
 import swarmui_standin  # noqa: E402  the stand-in's own FDS reader: independent of the collection's
@@ -21,8 +24,11 @@ import swarmui_standin  # noqa: E402  the stand-in's own FDS reader: independent
 SWARMUI = "/home/ai4artsed/ai/SwarmUI"
 COMFYUI = SWARMUI + "/dlbackend/ComfyUI"
 MODELS = SWARMUI + "/Models"
-URL = "http://127.0.0.1:7801"
-COMFYUI_URL = "http://127.0.0.1:7821"
+GROUP_VARS = yaml.safe_load((SCENARIO / "molecule.yml").read_text())["provisioner"]["inventory"]["group_vars"]["devservers"]
+# 7811 and 7831: not the roles' 7801 and 7821, which the site scenario uses
+PORT = GROUP_VARS["swarmui_port"]
+URL = "http://127.0.0.1:%d" % PORT
+COMFYUI_URL = "http://127.0.0.1:%d" % GROUP_VARS["comfyui_port"]
 SERVICE_USER = "ai4artsed"
 EXTRA_NODES = SWARMUI + "/src/BuiltinExtensions/ComfyUIBackend/ExtraNodes"
 SWARMUI_ONLY = "swarmui_only.yml"
@@ -35,7 +41,7 @@ WANTED_SETTINGS = {
     "Paths.SDLoraFolder": "loras",
     "Paths.SDClipFolder": "clip;text_encoders",
     "Network.Host": "127.0.0.1",
-    "Network.Port": "7801",
+    "Network.Port": str(PORT),
     "Network.PortCanChange": "false",
     "Maintenance.CheckForUpdates": "false",
     "Maintenance.AutoPullDevUpdates": "false",
@@ -60,7 +66,7 @@ def post_json(path, payload, timeout=10):
 
 def backends():
     session = post_json("/API/GetNewSession", {})
-    # 7801 is a fixed port on the host's network: make sure the answer comes from this scenario's program
+    # The port is on the host's network: make sure the answer comes from this scenario's program
     assert "stand-in" in session["version"], session
     return post_json("/API/ListBackends", {"session_id": session["session_id"]})
 
@@ -99,14 +105,14 @@ def test_it_runs_the_built_program_as_the_service_account(host):
     assert host.check_output("ps -o user= -p %s", str(pid)) == SERVICE_USER
     args = host.check_output("ps -o args= -p %s", str(pid))
     # the build output with the role's arguments; never launch-linux.sh
-    assert SWARMUI + "/src/bin/live_release/SwarmUI --launch_mode none --host 127.0.0.1 --port 7801" in args
+    assert SWARMUI + "/src/bin/live_release/SwarmUI --launch_mode none --host 127.0.0.1 --port %d" % PORT in args
     assert "launch-linux.sh" not in args
     assert host.check_output("systemctl show --property WorkingDirectory --value swarmui") == SWARMUI
 
 
-def test_swarmui_listens_on_7801_on_loopback_only(host):
-    listeners = host.check_output("ss -Htln 'sport = :7801'").splitlines()
-    assert [line.split()[3] for line in listeners] == ["127.0.0.1:7801"]
+def test_swarmui_listens_on_its_port_on_loopback_only(host):
+    listeners = host.check_output("ss -Htln 'sport = :%d'" % PORT).splitlines()
+    assert [line.split()[3] for line in listeners] == ["127.0.0.1:%d" % PORT]
     assert wait_for_swarmui() == 200  # / redirects to /Text2Image, which answers
 
 
@@ -190,7 +196,8 @@ def test_a_crash_is_restarted(host):
 def test_a_rerun_repairs_drifted_settings_keeping_the_others(host, run_playbook):
     path = SWARMUI + "/Data/Settings.fds"
     text = host.file(path).content_string
-    drifted = text.replace("\tPort: 7801", "\tPort: 7802").replace("SDVAEFolder: vae", "SDVAEFolder: VAE")
+    drifted = text.replace("\tPort: %d" % PORT, "\tPort: %d" % (PORT + 1))
+    drifted = drifted.replace("SDVAEFolder: vae", "SDVAEFolder: VAE")
     drifted = drifted.replace("\tExternalURL: \\x", "\t#an operator's note\n\tExternalURL: https://swarm.example.org")
     assert drifted != text
     host.run_test("systemctl stop swarmui")

@@ -1,8 +1,9 @@
-"""After converge: the real ComfyUI (the vendored 0.3.64 snapshot, --cpu) runs as comfyui.service on
-127.0.0.1:7821 only, as the service account, from a venv with exactly the pinned packages; it lists the
-fixture node pack's node and every model file that the model store links into its models/ folder; it
-comes back after a kill; and a converge with a broken node pack or a pin that crashes ComfyUI fails,
-saying which pack or showing ComfyUI's log, then converges healthy again."""
+"""After converge: the real ComfyUI (the vendored 0.3.64 snapshot, --cpu) runs as comfyui.service on the
+scenario's comfyui_port (7831) on loopback only, as the service account, from a venv with exactly the pinned
+packages; it lists the fixture node pack's node and every model file that the model store links into its models/
+folder; it comes back after a kill; and a converge with a broken node pack or a pin that crashes ComfyUI fails,
+saying which pack or showing ComfyUI's log, then converges healthy again: test_swarmui.py runs after these tests,
+against the same ComfyUI."""
 
 import json
 import os
@@ -24,7 +25,8 @@ MANIFEST = yaml.safe_load((PROJECT / "roles" / "model_store" / "files" / "manife
 LINKS = sorted(entry["comfyui_link"] for entry in MANIFEST["models"] if entry.get("comfyui_link"))
 
 COMFYUI = "/home/ai4artsed/ai/SwarmUI/dlbackend/ComfyUI"
-URL = "http://127.0.0.1:7821"
+PORT = GROUP_VARS["comfyui_port"]  # 7831: not the role's 7821, which the site scenario uses
+URL = "http://127.0.0.1:%d" % PORT
 SERVICE_USER = "ai4artsed"
 RESTART_SEC = 5  # the role's comfyui_restart_sec default
 # The failure paths re-run only the comfyui role (the model store is converged already; a run of it takes a minute)
@@ -64,11 +66,11 @@ def test_the_unit_is_enabled_and_active(host):
     assert service.is_running
 
 
-def test_comfyui_listens_on_7821_on_loopback_only(host):
-    assert host.socket("tcp://127.0.0.1:7821").is_listening
-    listeners = host.check_output("ss -Htln 'sport = :7821'").splitlines()
+def test_comfyui_listens_on_its_port_on_loopback_only(host):
+    assert host.socket("tcp://127.0.0.1:%d" % PORT).is_listening
+    listeners = host.check_output("ss -Htln 'sport = :%d'" % PORT).splitlines()
     addresses = [line.split()[3] for line in listeners]
-    assert addresses == ["127.0.0.1:7821"]
+    assert addresses == ["127.0.0.1:%d" % PORT]
 
 
 def test_system_stats_answers_with_the_snapshot_on_cpu():
