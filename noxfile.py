@@ -91,9 +91,10 @@ def sanity(session):
 
 # The scenarios share this machine's network (their containers use the host's), so two run at once only where they
 # share no port, nftables table or network namespace: `site` (7801, 7821, 11434, 17801, 20241, the firewall's table and
-# the outside client's namespace) and `firewall` (the same table and namespace) in one lane, every other scenario, on
-# ports of its own, in the other. Two lanes on two cores: much of a scenario is waiting (services starting, pip).
-FIRST_LANE = ("site", "firewall")
+# the outside client's namespace) and `firewall` (the same table and namespace) in one lane, every scenario with ports
+# of its own (swarmui, ollama, devserver, cloudflared) in the other. The model store's scenarios use no port (their hub
+# doubles pick free ones) and balance the lanes: about 50 minutes each on two cores, much of it waiting on services.
+FIRST_LANE = ("site", "firewall", "drift", "models", "hf_model")
 MOLECULE_LOGS = Path("tests/output/molecule")
 
 
