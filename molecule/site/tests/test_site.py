@@ -5,7 +5,7 @@ answer, ComfyUI (7821) and Ollama (11434) listen on loopback only, ComfyUI lists
 storage report is written, no secret in a log, a unit or a world-readable file, and the security figures (each unit's
 systemd-analyze exposure, the account each service runs as, what the outside reaches, the HF token in no process's
 arguments). Then a fault round: six kinds of drift put in by hand, playbooks/drift.yml names each, the next converge
-repairs each, and the model files' content is the same as before; a full model disk and a pending driver reboot stop
+repairs each, the store's model files are the same as before and the damaged one is in the archive; a full model disk and a pending driver reboot stop
 the run early with their message and change nothing.
 
 The tests run in file order: the fault round comes after the checks of the converged host.
@@ -100,11 +100,11 @@ def get_json(host, url):
     return json.loads(host.check_output("curl -sf --max-time 20 %s", url))
 
 
-def model_digests(host):
-    """The multiset of sha256 digests of every model file, in the store and its archive (not our own records: the
-    dot folders of hf_model and model_links, and the archive's ledger)."""
+def model_digests(host, folder):
+    """The multiset of sha256 digests of every model file under folder (not our own records: the dot folders of
+    hf_model and model_links, and the archive's ledger)."""
     output = host.check_output(
-        "find %s %s -type f -not -path '*/.*' -not -name '*.jsonl' -print0 | xargs -0 -r sha256sum", MODELS, ARCHIVE)
+        "find %s -type f -not -path '*/.*' -not -name '*.jsonl' -print0 | xargs -0 -r sha256sum", folder)
     return collections.Counter(line.split()[0] for line in output.splitlines())
 
 
@@ -247,16 +247,17 @@ def truncated_model(host):
 @pytest.fixture(scope="module")
 def fault_round(host):
     """Put one drift of each kind into the converged host; return what was done and the model digests before."""
-    before = model_digests(host)
+    before = {"store": model_digests(host, MODELS), "archive": model_digests(host, ARCHIVE)}
     model, size = truncated_model(host)
     host.run_test("systemctl stop %s", STOPPED_SERVICE)
     host.run_test("sed -i '/^\\[Service\\]/a Environment=OPERATOR_EDIT=1' %s", EDITED_UNIT)
     host.run_test("sed -i 's/\\tPort: 7801/\\tPort: 7802/' %s", SETTINGS_FDS)
     host.run_test("ln -sfn %s/no-such-model.safetensors %s/models/%s", MODELS, COMFYUI, BROKEN_LINK)
     host.run_test("truncate -s %s %s", str(size // 2), model)
+    truncated = host.check_output("sha256sum %s", model).split()[0]
     host.run_test("runuser -u ai4artsed -- %s/venv/bin/python -m pip uninstall --yes --quiet %s", COMFYUI,
                   REMOVED_PACKAGE)
-    return {"before": before, "model": model, "size": size}
+    return {"before": before, "model": model, "size": size, "truncated": truncated}
 
 
 def test_drift_yml_names_every_fault_and_exits_non_zero(host, fault_round, capsys):
@@ -295,7 +296,13 @@ def test_the_next_converge_repairs_every_fault_without_the_token_in_any_argument
     assert host.file(host.check_output("readlink -f %s", link)).is_file
     assert host.file(fault_round["model"]).size == fault_round["size"]
     assert host.run("%s/venv/bin/python -m pip show %s", COMFYUI, REMOVED_PACKAGE).rc == 0
-    assert model_digests(host) == fault_round["before"]
+    # Not a byte lost: the store holds exactly the files it held before, and the damaged copy was moved into the
+    # archive (never deleted), with a ledger line; the archive lost nothing.
+    assert model_digests(host, MODELS) == fault_round["before"]["store"]
+    gained = model_digests(host, ARCHIVE) - fault_round["before"]["archive"]
+    assert gained == collections.Counter([fault_round["truncated"]])
+    assert not fault_round["before"]["archive"] - model_digests(host, ARCHIVE)
+    assert fault_round["model"] in host.file(ARCHIVE + "/ledger.jsonl").content_string
 
 
 def test_drift_yml_finds_nothing_after_the_repair(capsys):
