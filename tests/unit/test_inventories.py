@@ -127,3 +127,32 @@ def test_production_never_reboots_by_itself_and_runs_the_tunnel():
     staging = yaml.safe_load((INVENTORIES_DIR / "staging" / "group_vars" / "devservers.yml").read_text())
     assert staging["cloudflared_enabled"] is False
     assert staging["devserver_environment"] == "staging"
+
+
+def rendered_mirror(inventory_dir, host):
+    """model_store_hf_mirror as Ansible renders it for host (the debug action runs on the controller only)."""
+    env = dict(os.environ, ANSIBLE_CONFIG=str(REPO_ROOT / "ansible.cfg"), ANSIBLE_NOCOLOR="1")
+    result = subprocess.run(["ansible", "-i", str(inventory_dir), host, "-m", "ansible.builtin.debug",
+                             "-a", "var=model_store_hf_mirror"], cwd=REPO_ROOT, env=env,
+                            capture_output=True, text=True, check=False, timeout=120)
+    assert result.returncode == 0, result.stdout + result.stderr
+    # "<host> | SUCCESS => {...}"
+    return json.loads(result.stdout.split("=>", 1)[1])["model_store_hf_mirror"]
+
+
+@pytest.mark.parametrize("inventory", ["production", "staging"])
+def test_the_store_uses_the_mirror_only_where_the_inventory_has_one(tmp_path, inventory):
+    copy = tmp_path / inventory
+    shutil.copytree(INVENTORIES_DIR / inventory, copy, ignore=shutil.ignore_patterns("vault.yml"))
+    hosts = yaml.safe_load((copy / "hosts.yml").read_text())
+    workstation = sorted(hosts["devservers"]["hosts"])[0]
+    assert rendered_mirror(copy, workstation) == "", "no mirror host: straight to Hugging Face"
+    assert yaml.safe_load((copy / "group_vars" / "devservers.yml").read_text())["model_store_hf_mirror_fallback"] is False
+
+    hosts["model_mirrors"] = {"hosts": {"hf-mirror": {"ansible_host": "192.168.10.5"}}}
+    (copy / "hosts.yml").write_text(yaml.safe_dump(hosts))
+    assert rendered_mirror(copy, workstation) == "http://192.168.10.5:8090"
+
+    hosts["model_mirrors"]["hosts"]["hf-mirror"]["model_mirror_url"] = "https://mirror.school.example:8443"
+    (copy / "hosts.yml").write_text(yaml.safe_dump(hosts))
+    assert rendered_mirror(copy, workstation) == "https://mirror.school.example:8443"
