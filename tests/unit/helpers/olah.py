@@ -1,10 +1,11 @@
 """The real olah (the model_mirror role's pinned closure) in front of the hub double, for tests.
 
 olah_venv() builds a venv from roles/model_mirror/files/requirements.txt once (about 20 s; pip
-reaches PyPI or the machine's wheel cache) and keeps it in tests/output/, named by the file's
-sha256, so a changed pin builds a new one (a venv cannot be moved, so it is built in place and a
-'ready' file, written last, marks it usable). OlahMirror starts olah-cli on a free loopback port with
-a HOME of its own (olah writes ~/.olah there) and stops it.
+reaches PyPI or the machine's wheel cache) and keeps it in ~/.cache/ai4artsed-devserver/, outside
+the checkout where linters would read it, named by the file's sha256 so that a changed pin builds
+a new one. A venv cannot be moved, so it is built in place and a 'ready' file, written last, marks
+it usable. OlahMirror starts olah-cli on a free loopback port with a HOME of its own (olah writes
+~/.olah there) and stops it.
 """
 
 import fcntl
@@ -23,7 +24,7 @@ from pathlib import Path
 
 REPO_ROOT = Path(__file__).resolve().parents[3]
 REQUIREMENTS = REPO_ROOT / "roles" / "model_mirror" / "files" / "requirements.txt"
-OUTPUT = REPO_ROOT / "tests" / "output"
+CACHE = Path(os.environ.get("XDG_CACHE_HOME") or Path.home() / ".cache") / "ai4artsed-devserver"
 HEADER_PREFIX = "<4sHHIQQBIH8s"  # olah/cache/olah_cache.py: OlahCacheHeader.FIXED_PREFIX_FMT
 
 
@@ -34,9 +35,9 @@ class OlahUnavailable(Exception):
 def olah_venv():
     """The folder of a venv holding olah's pinned closure, built on first use."""
     digest = hashlib.sha256(REQUIREMENTS.read_bytes()).hexdigest()[:16]
-    venv = OUTPUT / ("olah-venv-%s" % digest)
-    OUTPUT.mkdir(parents=True, exist_ok=True)
-    with open(OUTPUT / "olah-venv.lock", "w") as lock:  # parallel test runs build it once
+    venv = CACHE / ("olah-venv-%s" % digest)
+    CACHE.mkdir(parents=True, exist_ok=True)
+    with open(str(CACHE / "olah-venv.lock"), "w") as lock:  # parallel test runs build it once
         fcntl.flock(lock, fcntl.LOCK_EX)
         if (venv / "ready").exists():
             return venv
