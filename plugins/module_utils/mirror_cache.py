@@ -55,6 +55,21 @@ class NotOlahCache(ValueError):
     """cache_dir is missing, not a folder, or holds something other than olah's cache."""
 
 
+class CacheUnreadable(ValueError):
+    """A part of the cache cannot be read (permissions): a report that left it out would understate it."""
+
+
+def _unreadable(error):
+    return CacheUnreadable("%s cannot be read (%s): run the report as olah's account or as root (become: true)"
+                           % (error.filename, error.strerror))
+
+
+def _walk_error(error):
+    """os.walk's onerror: a folder olah removed meanwhile is skipped, any other error stops the report."""
+    if not isinstance(error, FileNotFoundError):
+        raise _unreadable(error)
+
+
 def check_cache_dir(cache_dir):
     """Raise NotOlahCache unless cache_dir is a folder that is empty or holds olah's folders."""
     hint = "set model_mirror_cache_dir to the folder olah's repos-path names"
@@ -63,7 +78,10 @@ def check_cache_dir(cache_dir):
                            % (cache_dir, hint))
     if not os.path.isdir(cache_dir):
         raise NotOlahCache("%s is not a folder, so it is not olah's cache (repos-path): %s" % (cache_dir, hint))
-    names = os.listdir(cache_dir)
+    try:
+        names = os.listdir(cache_dir)
+    except OSError as error:
+        raise _unreadable(error)
     if names and not any(name in OLAH_FOLDERS for name in names):
         raise NotOlahCache("%s holds none of olah's folders (%s), so it is not olah's cache (repos-path): %s"
                            % (cache_dir, ", ".join(OLAH_FOLDERS), hint))
@@ -101,7 +119,7 @@ def _regular_size(path):
     """A regular file's size, or None when it is not one or vanished (olah may be writing or evicting)."""
     try:
         info = os.lstat(path)
-    except OSError:
+    except FileNotFoundError:
         return None
     return info.st_size if stat.S_ISREG(info.st_mode) else None
 
@@ -109,7 +127,7 @@ def _regular_size(path):
 def _tree_bytes(folder):
     """Bytes of the regular files below folder (symlinks not followed, vanished files not counted)."""
     total = 0
-    for dirpath, _dirnames, filenames in os.walk(folder):
+    for dirpath, _dirnames, filenames in os.walk(folder, onerror=_walk_error):
         for name in filenames:
             total += _regular_size(os.path.join(dirpath, name)) or 0
     return total
@@ -120,8 +138,10 @@ def present_blocks(blocks_dir, block_count):
     present = set()
     try:
         names = os.listdir(blocks_dir)
-    except OSError:  # no block fetched yet, or the entry was evicted meanwhile
+    except FileNotFoundError:  # no block fetched yet, or the entry was evicted meanwhile
         return present
+    except OSError as error:
+        raise _unreadable(error)
     for name in names:
         index = block_index(name)
         if index is not None and index < block_count and _regular_size(os.path.join(blocks_dir, name)):
@@ -137,10 +157,10 @@ def scan_entry(entry_dir):
     try:
         with open(os.path.join(entry_dir, "meta.bin"), "rb") as handle:
             header = handle.read()
-    except (IOError, OSError):
-        if not os.path.exists(os.path.join(entry_dir, "meta.bin")):
-            return None
-        return {"unreadable": "meta.bin cannot be read", "disk_bytes": _tree_bytes(entry_dir)}
+    except FileNotFoundError:  # evicted by olah meanwhile
+        return None
+    except (IOError, OSError) as error:
+        raise _unreadable(error)
     try:
         size, block_size = parse_header(header)
     except ValueError as error:
@@ -190,7 +210,7 @@ def _repository(repositories, repo_type, repo_id):
 
 
 def scan_cache(cache_dir):
-    """The report of olah's cache at cache_dir (see check_cache_dir for what it refuses).
+    """The report of olah's cache at cache_dir; NotOlahCache or CacheUnreadable (both ValueError) say what stops it.
 
     total_bytes is what olah's cache-size-limit is compared with: every regular file's size below
     cache_dir. entry_bytes is the part inside cache entries (file contents and their headers),
@@ -199,7 +219,7 @@ def scan_cache(cache_dir):
     check_cache_dir(cache_dir)
     repositories, other_entries, unreadable = {}, [], []
     entry_bytes = metadata_bytes = 0
-    for dirpath, dirnames, filenames in os.walk(cache_dir):
+    for dirpath, dirnames, filenames in os.walk(cache_dir, onerror=_walk_error):
         if "meta.bin" not in filenames:
             metadata_bytes += sum(_regular_size(os.path.join(dirpath, name)) or 0 for name in filenames)
             continue

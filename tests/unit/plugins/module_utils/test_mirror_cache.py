@@ -242,3 +242,18 @@ def test_a_folder_that_is_not_olahs_cache_is_refused(tmp_path, make, message):
 def test_a_partial_file_never_shows_as_100_percent():
     assert mirror_cache.percent({"complete": False, "cached_fraction": 0.99996}) == "99.9 %"
     assert mirror_cache.percent({"complete": True, "cached_fraction": 1.0}) == "100 %"
+
+
+def test_a_folder_the_report_cannot_read_stops_it_rather_than_being_left_out(tmp_path, monkeypatch):
+    write_entry(tmp_path, RESOLVE + "/model.bin", 16, 16, [0])
+    listdir = os.listdir
+
+    def denied(path):
+        if str(path).endswith("blocks"):
+            raise PermissionError(13, "Permission denied", str(path))
+        return listdir(path)
+    monkeypatch.setattr(mirror_cache.os, "listdir", denied)
+    with pytest.raises(mirror_cache.CacheUnreadable) as error:
+        mirror_cache.scan_cache(str(tmp_path))
+    assert "model.bin/blocks cannot be read (Permission denied)" in str(error.value)
+    assert "become" in str(error.value)
