@@ -5,6 +5,12 @@
 docker_answers() { docker info >/dev/null 2>&1; }
 
 ensure_engine() {
+  # The fleet scenario's containers install through a proxy on this machine (molecule/fleet/prepare.yml).
+  # Debian's package starts its own proxy on port 8888 for everyone: the scenario runs its own, so stop that one.
+  if ! command -v tinyproxy >/dev/null 2>&1; then
+    apt_install tinyproxy
+    { systemctl disable --now tinyproxy || service tinyproxy stop; } >/dev/null 2>&1 || true
+  fi
   docker_answers && return 0
   if ! command -v dockerd >/dev/null 2>&1; then
     log "Installing the Docker engine and debootstrap from Debian's packages"
