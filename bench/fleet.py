@@ -182,7 +182,7 @@ def run_pass(endpoint, hub, repo, folder, count, timeout):
         for process in processes:
             if process.stdout.readline().strip() != "ready":
                 raise RuntimeError("a workstation did not start (exit status %s)" % process.wait())
-        before = hub.stats.as_dict()["files"]
+        before = hub.stats.as_dict()
         go = time.time()
         for process in processes:
             process.stdin.write("go\n")
@@ -191,7 +191,7 @@ def run_pass(endpoint, hub, repo, folder, count, timeout):
         for process in processes:
             out, _err = process.communicate(timeout=timeout)
             reports.append(json.loads(out.strip().splitlines()[-1]) if process.returncode == 0 else None)
-        after = hub.stats.as_dict()["files"]
+        after = hub.stats.as_dict()
     finally:
         for process in processes:
             stop(process)
@@ -200,6 +200,7 @@ def run_pass(endpoint, hub, repo, folder, count, timeout):
 
 
 def figures(repo, reports, before, after, go):
+    """The pass's figures from the workstations' reports and the hub double's stats (as_dict) before and after it."""
     problems = []
     for index, report in enumerate(reports):
         if report is None:
@@ -211,17 +212,19 @@ def figures(repo, reports, before, after, go):
             if got != entry.sha256:
                 problems.append("workstation %d: %s has sha256 %s, the hub's is %s" % (index, name, got, entry.sha256))
     done = [report for report in reports if report]
-    upstream = {name: after.get(entry.key, 0) - before.get(entry.key, 0) for name, entry in repo.files.items()}
+    upstream = {name: after["files"].get(entry.key, 0) - before["files"].get(entry.key, 0)
+                for name, entry in repo.files.items()}
     return {"delivered": sum(report["bytes"] for report in done), "upstream": sum(upstream.values()),
-            "upstream_per_file": upstream, "wall": max([report["finished"] for report in done], default=go) - go,
-            "problems": problems}
+            "upstream_per_file": upstream, "upstream_requests": after["requests"] - before["requests"],
+            "wall": max([report["finished"] for report in done], default=go) - go, "problems": problems}
 
 
 def table_row(count, mode, result):
     delivered, upstream, wall = result["delivered"], result["upstream"], result["wall"]
     ratio = "%.3f" % (upstream / delivered) if delivered else "-"
     speed = delivered / wall / 1e6 if wall > 0 else 0.0
-    return "| %d | %s | %d | %d | %s | %.2f | %.0f |" % (count, mode, delivered, upstream, ratio, wall, speed)
+    cells = (count, mode, delivered, upstream, ratio, result["upstream_requests"], wall, speed)
+    return "| %d | %s | %d | %d | %s | %d | %.2f | %.0f |" % cells
 
 
 def once_line(count, repo, result):
@@ -260,8 +263,8 @@ def benchmark(arguments, workdir):
             print(rows[-3] + "\n" + rows[-2] + "\n" + rows[-1], flush=True)
     finally:
         hub.stop()
-    print("\n| N | mode | delivered bytes | upstream bytes | upstream / delivered | wall s | MB/s |")
-    print("| --- | --- | --- | --- | --- | --- | --- |")
+    print("\n| N | mode | delivered bytes | upstream bytes | upstream / delivered | upstream requests | wall s | MB/s |")
+    print("| --- | --- | --- | --- | --- | --- | --- | --- |")
     print("\n".join(rows))
     print("\n" + "\n".join(notes) if notes else "")
     for problem in problems:
@@ -283,6 +286,7 @@ def main(argv=None):
                         help="where olah's venv is built and reused (default .cache/olah-venv)")
     parser.add_argument("--scratch", default="/var/tmp", help="where the files and downloads go for the run")
     parser.add_argument("--timeout", type=int, default=300, help="seconds one pass may take (default 300)")
+    parser.add_argument("--keep", action="store_true", help="keep the run's folder (olah's logs and caches) and say where")
     parser.add_argument("--direct-only", action="store_true", help="no olah: only the direct passes (a quick check)")
     arguments = parser.parse_args(argv)
     if arguments.command == "workstation":
@@ -291,7 +295,10 @@ def main(argv=None):
     try:
         return benchmark(arguments, workdir)
     finally:
-        shutil.rmtree(workdir, ignore_errors=True)
+        if arguments.keep:
+            print("kept %s (olah-N/olah.log, olah-N/cache)" % workdir)
+        else:
+            shutil.rmtree(workdir, ignore_errors=True)
 
 
 if __name__ == "__main__":

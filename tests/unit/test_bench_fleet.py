@@ -54,11 +54,11 @@ def test_a_wrong_or_missing_file_is_a_problem_and_upstream_bytes_are_the_pass_de
     good = {"started": 100.0, "finished": 102.5, "bytes": 15, "failed": [],
             "sha256": {"a.safetensors": "a" * 64, "b.safetensors": "b" * 64}}
     bad = dict(good, sha256={"a.safetensors": "c" * 64})
-    before = {"model/r/a.safetensors": 10, "model/r/b.safetensors": 5}
-    after = {"model/r/a.safetensors": 20, "model/r/b.safetensors": 10}
+    before = {"requests": 4, "files": {"model/r/a.safetensors": 10, "model/r/b.safetensors": 5}}
+    after = {"requests": 10, "files": {"model/r/a.safetensors": 20, "model/r/b.safetensors": 10}}
     result = fleet.figures(repo, [good, bad, None], before, after, go=100.0)
     assert result["upstream_per_file"] == {"a.safetensors": 10, "b.safetensors": 5}
-    assert result["delivered"] == 30 and result["wall"] == 2.5
+    assert result["delivered"] == 30 and result["wall"] == 2.5 and result["upstream_requests"] == 6
     problems = "\n".join(result["problems"])
     assert "workstation 1: a.safetensors has sha256 " + "c" * 64 in problems
     assert "workstation 1: b.safetensors has sha256 None" in problems
