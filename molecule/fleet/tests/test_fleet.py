@@ -13,6 +13,7 @@ The tests run in file order: those that stop the mirror or change its settings c
 import hashlib
 import json
 import os
+import re
 import socket
 import subprocess
 from pathlib import Path
@@ -77,9 +78,9 @@ def run_playbook(playbook, *arguments):
 
 
 def recap_changes(output):
-    """{host: changed count} from a playbook's recap."""
+    """{host: changed count} from a playbook's recap (colours taken out)."""
     changes = {}
-    for line in output.splitlines():
+    for line in re.sub(r"\x1b\[[0-9;]*m", "", output).splitlines():
         parts = line.split()
         if len(parts) > 2 and parts[1] == ":" and parts[2].startswith("ok="):
             changes[parts[0]] = int([part for part in parts if part.startswith("changed=")][0].split("=")[1])
