@@ -133,11 +133,9 @@ unmanaged:
   elements: str
 """
 
-import os
-import tempfile
-
 from ansible.module_utils.basic import AnsibleModule
-from ansible_collections.ai4artsed.devserver.plugins.module_utils.storage_report import markdown, read_text, store_report
+from ansible_collections.ai4artsed.devserver.plugins.module_utils.report_file import write_report
+from ansible_collections.ai4artsed.devserver.plugins.module_utils.storage_report import markdown, store_report
 
 
 def main():
@@ -159,26 +157,8 @@ def main():
     text = markdown(report)
     result = dict(report, changed=False, markdown=text)
     if params["dest"]:
-        result.update(write_report(module, params["dest"], text))
+        result.update(write_report(module, params["dest"], text, prefix='.storage-report.'))
     module.exit_json(**result)
-
-
-def write_report(module, dest, text):
-    """Write text to dest when it differs (atomically), then owner, group and mode; returns changed and diff."""
-    before = read_text(dest)
-    changed = before != text
-    if changed and not module.check_mode:
-        descriptor, temporary = tempfile.mkstemp(prefix=".storage-report.", dir=os.path.dirname(dest) or ".")
-        with os.fdopen(descriptor, "wb") as handle:
-            handle.write(text.encode("utf-8"))
-        module.atomic_move(temporary, dest)
-    file_args = module.load_file_common_arguments(module.params, path=dest)
-    if os.path.exists(dest):
-        changed = module.set_fs_attributes_if_different(file_args, changed)
-    else:
-        changed = True  # check mode: the report would be created with these attributes
-    return {"changed": changed, "dest": dest, "diff": {"before": before or "", "after": text,
-                                                       "before_header": dest, "after_header": dest}}
 
 
 if __name__ == "__main__":
