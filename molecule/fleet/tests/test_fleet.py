@@ -5,7 +5,8 @@ the body bytes it sends per file) sent each public file once for the whole room,
 (gated repositories are not cached by default); the mirror keeps the public files and nothing of the gated one; only
 the workstations reach the mirror; a second converge changes nothing and sends no byte upstream; a mirror that is down
 stops the run early with its name, unless the fallback is allowed; with model_mirror_cache_gated a gated file is
-fetched once, and a host without an accepted token still gets nothing.
+fetched once, and a host without an accepted token still gets nothing; with a certificate the mirror serves https to
+the workstations that trust it.
 
 The tests run in file order: those that stop the mirror or change its settings come last and put it back.
 """
@@ -87,14 +88,15 @@ def recap_changes(output):
     return changes
 
 
-def download_on(workstation, repo_id, file_path, target, token=None):
+def download_on(workstation, repo_id, file_path, target, token=None, endpoint=MIRROR_URL, ca_file=None):
     """hf_hub_download with the workstation's own client through the mirror into target; (rc, output)."""
     script = ("import hashlib, sys; from huggingface_hub import hf_hub_download; "
               "p = hf_hub_download(sys.argv[1], sys.argv[2], local_dir=sys.argv[3], token=sys.argv[4] or False); "
               "print(hashlib.sha256(open(p, 'rb').read()).hexdigest())")
     result = machine(workstation).run(
-        "HF_ENDPOINT=%s HF_HUB_DISABLE_XET=1 HF_HUB_DISABLE_TELEMETRY=1 %s -c %s %s %s %s %s",
-        MIRROR_URL, HF_PYTHON, script, repo_id, file_path, target, token or "")
+        "%s HF_ENDPOINT=%s HF_HUB_DISABLE_XET=1 HF_HUB_DISABLE_TELEMETRY=1 %s -c %s %s %s %s %s",
+        "SSL_CERT_FILE=%s" % ca_file if ca_file else "", endpoint, HF_PYTHON, script, repo_id, file_path, target,
+        token or "")
     return result.rc, result.stdout.strip() + result.stderr
 
 
@@ -227,6 +229,37 @@ def test_gated_files_are_fetched_once_when_caching_them_is_allowed_and_still_nee
         rc, output = download_on("fleet-ws3", GATED_REPO, "gated.safetensors", "/var/tmp/fleet-gated")
         machine("fleet-ws3").run("rm -rf /var/tmp/fleet-gated")
         assert rc != 0 and "restricted" in output, output
+    finally:
+        rc, output = run_playbook("../../playbooks/model_mirror.yml")
+        assert rc == 0, output[-3000:]
+
+
+def test_the_mirror_serves_https_with_the_given_certificate(tmp_path):
+    key, certificate = tmp_path / "mirror.key", tmp_path / "mirror.crt"
+    subprocess.run(["openssl", "req", "-x509", "-newkey", "rsa:2048", "-nodes", "-days", "2", "-subj", "/CN=fleet-mirror",
+                    "-addext", "subjectAltName=IP:198.18.0.10", "-keyout", str(key), "-out", str(certificate)],
+                   check=True, capture_output=True, timeout=60)
+    tls = json.dumps({"model_mirror_tls_cert": str(certificate), "model_mirror_tls_key": str(key)})
+    rc, output = run_playbook("../../playbooks/model_mirror.yml", "-e", tls)
+    try:
+        assert rc == 0, output[-3000:]
+        mirror = machine("fleet-mirror")
+        assert mirror.file("/etc/ai4artsed/hf-mirror/tls.key").mode == 0o640
+        assert mirror.file("/etc/ai4artsed/hf-mirror/tls.key").group == "ai4artsed-mirror"
+        copied = subprocess.run(["ansible", "-i", INVENTORY, "fleet-ws1", "-m", "ansible.builtin.copy", "-a",
+                                 "src=%s dest=/var/tmp/fleet-mirror-ca.crt mode=0644" % certificate],
+                                capture_output=True, text=True, check=False, timeout=120)
+        assert copied.returncode == 0, copied.stdout + copied.stderr
+        (size, sha256), = [value for key_, value in selected_files().items() if key_[0] == "fleet/checkpoint-standin"]
+        https = MIRROR_URL.replace("http://", "https://")
+        rc, output = download_on("fleet-ws1", "fleet/checkpoint-standin", "checkpoint.safetensors", "/var/tmp/fleet-tls",
+                                 endpoint=https, ca_file="/var/tmp/fleet-mirror-ca.crt")
+        machine("fleet-ws1").run("rm -rf /var/tmp/fleet-tls")
+        assert rc == 0 and output.splitlines()[0] == sha256, output
+        # A workstation that does not trust the certificate gets nothing.
+        rc, output = download_on("fleet-ws2", "fleet/checkpoint-standin", "checkpoint.safetensors", "/var/tmp/fleet-tls",
+                                 endpoint=https)
+        assert rc != 0 and "CERTIFICATE_VERIFY_FAILED" in output, output[-2000:]
     finally:
         rc, output = run_playbook("../../playbooks/model_mirror.yml")
         assert rc == 0, output[-3000:]
