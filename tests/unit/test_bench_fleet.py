@@ -34,7 +34,7 @@ def table_rows(output):
 
 def test_direct_workstations_each_get_every_file_and_each_delivered_byte_went_upstream(tmp_path):
     done = subprocess.run([sys.executable, str(FLEET), "--direct-only", "--workstations", "1,2", "--file-mb", "1,0.5",
-                           "--scratch", str(tmp_path)], capture_output=True, text=True, timeout=120)
+                           "--scratch", str(tmp_path)], capture_output=True, text=True, timeout=120, check=False)
     assert done.returncode == 0, done.stdout + done.stderr
     rows = table_rows(done.stdout)
     model_bytes = 2**20 + 2**19
