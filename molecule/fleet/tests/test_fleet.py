@@ -89,13 +89,14 @@ def recap_changes(output):
 
 
 def download_on(workstation, repo_id, file_path, target, token=None, endpoint=MIRROR_URL, ca_file=None):
-    """hf_hub_download with the workstation's own client through the mirror into target; (rc, output)."""
+    """hf_hub_download with the workstation's own client through the mirror into target; (rc, output).
+    ca_file: the certificates the client trusts (default: the system's)."""
     script = ("import hashlib, sys; from huggingface_hub import hf_hub_download; "
               "p = hf_hub_download(sys.argv[1], sys.argv[2], local_dir=sys.argv[3], token=sys.argv[4] or False); "
               "print(hashlib.sha256(open(p, 'rb').read()).hexdigest())")
     result = machine(workstation).run(
-        "%s HF_ENDPOINT=%s HF_HUB_DISABLE_XET=1 HF_HUB_DISABLE_TELEMETRY=1 %s -c %s %s %s %s %s",
-        "SSL_CERT_FILE=%s" % ca_file if ca_file else "", endpoint, HF_PYTHON, script, repo_id, file_path, target,
+        "SSL_CERT_FILE=%s HF_ENDPOINT=%s HF_HUB_DISABLE_XET=1 HF_HUB_DISABLE_TELEMETRY=1 %s -c %s %s %s %s %s",
+        ca_file or "/etc/ssl/certs/ca-certificates.crt", endpoint, HF_PYTHON, script, repo_id, file_path, target,
         token or "")
     return result.rc, result.stdout.strip() + result.stderr
 
