@@ -35,6 +35,7 @@ sys.path.insert(0, str(REPO_ROOT / ".collections"))
 sys.path.insert(0, str(REPO_ROOT / "tests" / "doubles"))
 
 from hf_hub_double import CHUNK, HubDouble  # noqa: E402
+from ansible_collections.ai4artsed.devserver.plugins.module_utils.fileutil import sha256_file  # noqa: E402
 
 REQUIREMENTS = REPO_ROOT / "roles" / "model_mirror" / "files" / "requirements.txt"
 REPO_ID = "bench/fleet-model"
@@ -65,18 +66,10 @@ def workstation(arguments):
     started = time.time()
     result = run(params, settings)
     finished = time.time()
-    digests = {name: sha256_of(root / "model" / name) for name in names if (root / "model" / name).exists()}
+    digests = {name: sha256_file(root / "model" / name) for name in names if (root / "model" / name).exists()}
     print(json.dumps({"started": started, "finished": finished, "bytes": result["bytes_downloaded"],
                       "failed": ["%s: %s" % (entry["filename"], entry.get("error")) for entry in result["files"]
                                  if entry["action"] == "failed"], "sha256": digests}), flush=True)
-
-
-def sha256_of(path):
-    digest = hashlib.sha256()
-    with open(path, "rb") as handle:
-        for block in iter(lambda: handle.read(CHUNK), b""):
-            digest.update(block)
-    return digest.hexdigest()
 
 
 # -- the parent: hub double, olah, passes -----------------------------------------------------------
