@@ -11,33 +11,31 @@ huggingface_hub client underneath) into its own folder; the sha256 of every file
 double's. Upstream bytes are the file body bytes the hub double's CDN sent during the pass (its per-file counts).
 
 The hub double runs in this process (its CDN serves with sendfile, which leaves the interpreter free). olah comes from
-roles/model_mirror/files/requirements.txt, the role's own pins, installed once into a venv that is reused
-(--olah-venv, default .cache/olah-venv: ignored by git and the linters; rebuilt when the pins change); each N gets an olah with its own HOME and cache.
+roles/model_mirror/files/requirements.txt, the role's own pins, in the venv the unit tests build and reuse
+(tests/unit/helpers/olah.py: ~/.cache/ai4artsed-devserver, rebuilt when the pins change; --olah-venv names another);
+each N gets an olah with its own HOME and cache, started by that helper's OlahMirror.
 Exit status 1 when a workstation failed or a file's sha256 was wrong.
 """
 
 import argparse
-import hashlib
 import json
 import os
 import shutil
-import socket
 import subprocess
 import sys
 import tempfile
 import time
-import urllib.error
-import urllib.request
 from pathlib import Path
 
 REPO_ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(REPO_ROOT / ".collections"))
 sys.path.insert(0, str(REPO_ROOT / "tests" / "doubles"))
+sys.path.insert(0, str(REPO_ROOT / "tests" / "unit" / "helpers"))
 
 from hf_hub_double import CHUNK, HubDouble  # noqa: E402
 from ansible_collections.ai4artsed.devserver.plugins.module_utils.fileutil import sha256_file  # noqa: E402
+from olah import OlahMirror, OlahUnavailable, olah_venv  # noqa: E402
 
-REQUIREMENTS = REPO_ROOT / "roles" / "model_mirror" / "files" / "requirements.txt"
 REPO_ID = "bench/fleet-model"
 OLAH_START_SECONDS = 60
 
@@ -93,61 +91,15 @@ def make_hub(workdir, sizes):
     return hub, repo
 
 
-def olah_cli(venv):
-    """olah-cli from a venv built from the role's pins; built here on first use, rebuilt when the pins change."""
-    venv = Path(venv)
-    stamp = venv / "requirements.sha256"
-    pins = hashlib.sha256(REQUIREMENTS.read_bytes()).hexdigest()
-    cli = venv / "bin" / "olah-cli"
-    if cli.exists() and stamp.exists() and stamp.read_text().strip() == pins:
-        return cli
-    print("building olah in %s from %s (once, about 30 s) ..." % (venv, REQUIREMENTS.relative_to(REPO_ROOT)), flush=True)
-    shutil.rmtree(venv, ignore_errors=True)
-    subprocess.run([sys.executable, "-m", "venv", str(venv)], check=True)
-    subprocess.run([str(venv / "bin" / "pip"), "install", "--quiet", "--no-deps", "-r", str(REQUIREMENTS)], check=True)
-    stamp.write_text(pins + "\n")
-    return cli
-
-
-def free_port():
-    with socket.socket() as probe:
-        probe.bind(("127.0.0.1", 0))
-        return probe.getsockname()[1]
-
-
-def netloc(url):
-    return url.split("://", 1)[1]
-
-
-def start_olah(cli, hub, folder):
-    """olah on a free loopback port, its own HOME (olah writes ~/.olah) and an empty cache; returns (process, url)."""
-    for name in ("home", "cache", "logs"):
-        (folder / name).mkdir(parents=True)
-    port = free_port()
-    url = "http://127.0.0.1:%d" % port
-    command = [str(cli), "--host", "127.0.0.1", "--port", str(port), "--hf-scheme", "http",
-               "--hf-netloc", netloc(hub.url), "--hf-lfs-netloc", netloc(hub.cdn_url),
-               "--mirror-netloc", "127.0.0.1:%d" % port, "--mirror-lfs-netloc", "127.0.0.1:%d" % port,
-               "--repos-path", str(folder / "cache"), "--log-path", str(folder / "logs")]
-    log = open(folder / "olah.log", "wb")
-    process = subprocess.Popen(command, cwd=str(folder), env=dict(os.environ, HOME=str(folder / "home")),
-                               stdout=log, stderr=subprocess.STDOUT, stdin=subprocess.DEVNULL)
-    log.close()
-    deadline = time.monotonic() + OLAH_START_SECONDS
-    while time.monotonic() < deadline:
-        if process.poll() is not None:
-            break
-        try:
-            with urllib.request.urlopen("%s/api/models/%s" % (url, REPO_ID), timeout=5) as answer:
-                if answer.status == 200:
-                    return process, url
-        except (urllib.error.URLError, OSError):
-            pass
-        time.sleep(0.5)
-    stop(process)
-    tail = (folder / "olah.log").read_text(errors="replace")[-2000:]
-    raise RuntimeError("olah did not answer GET %s/api/models/%s within %d s; its log ends:\n%s"
-                       % (url, REPO_ID, OLAH_START_SECONDS, tail))
+def start_olah(venv, hub, folder):
+    """olah on a free loopback port with its own HOME and an empty cache, once it answers for the benchmark's model
+    (olah asks the hub in turn), as before each measured pass."""
+    mirror = OlahMirror(venv, hub, folder).start(timeout=OLAH_START_SECONDS)
+    status, _body = mirror.get("/api/models/%s" % REPO_ID)
+    if status != 200:
+        mirror.stop()
+        raise RuntimeError("olah answered %s for /api/models/%s; its log: %s" % (status, REPO_ID, mirror.log))
+    return mirror
 
 
 def stop(process):
@@ -232,7 +184,11 @@ def once_line(count, repo, result):
 def benchmark(arguments, workdir):
     sizes = [int(float(mb) * 2**20) for mb in arguments.file_mb.split(",")]
     counts = [int(n) for n in arguments.workstations.split(",")]
-    cli = olah_cli(arguments.olah_venv) if not arguments.direct_only else None
+    venv = None
+    if not arguments.direct_only:
+        print("olah from %s (built once, about 30 s) ..." % REPO_ROOT.joinpath("roles/model_mirror/files/requirements.txt"),
+              flush=True)
+        venv = Path(arguments.olah_venv) if arguments.olah_venv else olah_venv()
     print("hub double with %s MB of random files in %s ..." % (arguments.file_mb, workdir), flush=True)
     hub, repo = make_hub(workdir, sizes)
     rows, notes, problems = [], [], []
@@ -241,14 +197,14 @@ def benchmark(arguments, workdir):
             result = run_pass(hub.url, hub, repo, workdir / ("direct-%d" % count), count, arguments.timeout)
             rows.append(table_row(count, "direct", result))
             problems += result["problems"]
-            if cli is None:
+            if venv is None:
                 continue
-            olah, url = start_olah(cli, hub, workdir / ("olah-%d" % count))
+            olah = start_olah(venv, hub, workdir / ("olah-%d" % count))
             try:
-                cold = run_pass(url, hub, repo, workdir / ("mirror-%d" % count), count, arguments.timeout)
-                warm = run_pass(url, hub, repo, workdir / ("warm-%d" % count), count, arguments.timeout)
+                cold = run_pass(olah.url, hub, repo, workdir / ("mirror-%d" % count), count, arguments.timeout)
+                warm = run_pass(olah.url, hub, repo, workdir / ("warm-%d" % count), count, arguments.timeout)
             finally:
-                stop(olah)
+                olah.stop()
             rows += [table_row(count, "mirror", cold), table_row(count, "mirror, warm", warm)]
             notes += [once_line(count, repo, cold),
                       "N=%d through the warm mirror: %d bytes upstream" % (count, warm["upstream"])]
@@ -275,8 +231,8 @@ def main(argv=None):
     child.add_argument("--dest", required=True)
     parser.add_argument("--workstations", default="1,3,6", help="the values of N, comma-separated (default 1,3,6)")
     parser.add_argument("--file-mb", default="64,16", help="the model's file sizes in MB, comma-separated (default 64,16)")
-    parser.add_argument("--olah-venv", default=str(REPO_ROOT / ".cache" / "olah-venv"),
-                        help="where olah's venv is built and reused (default .cache/olah-venv)")
+    parser.add_argument("--olah-venv", help="an existing venv with olah's pinned closure (default: the one the unit tests "
+                        "build and reuse in ~/.cache/ai4artsed-devserver)")
     parser.add_argument("--scratch", default="/var/tmp", help="where the files and downloads go for the run")
     parser.add_argument("--timeout", type=int, default=300, help="seconds one pass may take (default 300)")
     parser.add_argument("--keep", action="store_true", help="keep the run's folder (olah's logs and caches) and say where")
@@ -287,9 +243,12 @@ def main(argv=None):
     workdir = Path(tempfile.mkdtemp(prefix="fleet-bench-", dir=arguments.scratch))
     try:
         return benchmark(arguments, workdir)
+    except OlahUnavailable as error:
+        print("PROBLEM: olah could not be installed here: %s" % error)
+        return 1
     finally:
         if arguments.keep:
-            print("kept %s (olah-N/olah.log, olah-N/cache)" % workdir)
+            print("kept %s (olah-N/olah.out, olah-N/logs, olah-N/cache)" % workdir)
         else:
             shutil.rmtree(workdir, ignore_errors=True)
 
