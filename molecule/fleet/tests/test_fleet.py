@@ -11,6 +11,7 @@ the workstations that trust it.
 The tests run in file order: those that stop the mirror or change its settings come last and put it back.
 """
 
+import functools
 import hashlib
 import json
 import os
@@ -47,6 +48,7 @@ def hub_stats():
                                      check=True, timeout=30).stdout)
 
 
+@functools.lru_cache(maxsize=None)  # the double's files do not change during verify: read and hash them once
 def hub_files():
     """{(repo_id, path): (size, sha256)} of every file the double serves, read from its own folder."""
     files = {}
