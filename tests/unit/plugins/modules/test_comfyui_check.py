@@ -15,7 +15,9 @@ from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 import pytest
 from ansible.module_utils.basic import AnsibleModule
 
+from ansible_collections.ai4artsed.devserver.plugins.module_utils import comfyui
 from ansible_collections.ai4artsed.devserver.plugins.modules import comfyui_check
+from helpers.hostile_http import HostileServer, answer, drip, html_answer, json_answer
 from helpers.module_runner import run_module
 
 FOLDER_KEYS = ("checkpoints", "text_encoders", "diffusion_models", "vae", "loras")
@@ -245,3 +247,37 @@ def test_a_missing_venv_is_a_problem(capsys, tmp_path):
 def test_nodes_dir_needs_a_url(capsys, install):
     failed, result = run_module(capsys, comfyui_check, {"nodes_dir": str(install / "custom_nodes")})
     assert failed and "url" in result["msg"]
+
+
+STATS = {"system": {"comfyui_version": "0.3.64"}, "devices": []}
+BAD_ANSWERS = [
+    # (routes, what the message says): an answer that arrived is never "did not answer"
+    ({"/system_stats": html_answer()}, "GET {url}/system_stats answered HTML (text/html), not JSON: <!DOCTYPE html>"),
+    ({"/system_stats": json_answer(["not", "stats"])},
+     "GET {url}/system_stats answered JSON of the wrong shape: expected an object with key 'system', got a list"),
+    ({"/system_stats": json_answer(STATS), "/object_info": answer(500, b"Internal Server Error\nTraceback ...")},
+     "GET {url}/object_info answered HTTP 500: Internal Server Error"),
+    ({"/system_stats": json_answer(STATS), "/object_info": json_answer([1, 2])},
+     "GET {url}/object_info answered JSON of the wrong shape: expected an object, got a list"),
+    ({"/system_stats": json_answer(STATS), "/object_info": json_answer({}), "/models/checkpoints": html_answer()},
+     "GET {url}/models/checkpoints answered HTML (text/html), not JSON"),
+]
+
+
+@pytest.mark.parametrize("routes, says", BAD_ANSWERS)
+def test_a_bad_answer_fails_saying_what_was_wrong_and_where(capsys, install, routes, says):
+    with HostileServer(routes) as server:
+        failed, result = run_module(capsys, comfyui_check, args(server.url, install, wait_timeout=1))
+    assert failed
+    assert says.format(url=server.url) in result["msg"]
+    assert "did not answer" not in result["msg"]
+
+
+def test_a_slow_drip_of_object_info_ends_at_the_deadline(capsys, monkeypatch, install):
+    monkeypatch.setattr(comfyui, "OBJECT_INFO_DEADLINE", 1)
+    routes = {"/system_stats": json_answer(STATS), "/object_info": drip(b"{}" * 20, 0.2)}
+    with HostileServer(routes) as server:
+        failed, result = run_module(capsys, comfyui_check, args(server.url, install))
+    assert failed
+    assert "GET %s/object_info: the answer began but did not complete within the deadline of 1 s" % server.url \
+        in result["msg"]
