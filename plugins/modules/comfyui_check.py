@@ -34,6 +34,7 @@ description:
     fill the memory; C(GET /object_info) may take 60 seconds and 64 MiB, the other routes 10 seconds (5 for each
     C(GET /system_stats) while waiting) and 1 MiB. An answer that is not JSON, JSON of the wrong shape, an HTTP
     error (with the first line of its body), one too large or too slow is reported as such, naming the URL.
+  - C(systemctl), C(journalctl) and the venv's C(python) are stopped after 60 seconds and that is reported.
   - The comparisons are pure functions in the collection's C(comfyui) module_utils.
 author:
   - AI4ArtsEd DevServer team (@ai4artsed)
@@ -159,6 +160,8 @@ import time
 from ansible.module_utils.basic import AnsibleModule
 
 from ansible_collections.ai4artsed.devserver.plugins.module_utils.bounded_http import HttpFailure
+from ansible_collections.ai4artsed.devserver.plugins.module_utils.bounded_run import CommandTimedOut
+from ansible_collections.ai4artsed.devserver.plugins.module_utils.bounded_run import run as run_bounded
 from ansible_collections.ai4artsed.devserver.plugins.module_utils.comfyui import (
     ComfyUI,
     broken_link,
@@ -180,6 +183,7 @@ INSTALLED_VERSIONS = ("import importlib.metadata as m, json; "
                       "print(json.dumps(dict((d.metadata['Name'], d.version) for d in m.distributions() "
                       "if d.metadata['Name'])))")
 MODEL_RECORD = ".ai4artsed-model-links.json"
+COMMAND_TIMEOUT = 60  # systemctl, journalctl and the venv's python; a hung one is reported, not waited for
 
 
 class CheckFailed(Exception):
@@ -189,11 +193,14 @@ class CheckFailed(Exception):
 class Unit(object):
     """The systemd side: the unit's state and its journal."""
 
-    def __init__(self, module, name):
-        self.module, self.name = module, name
+    def __init__(self, name):
+        self.name = name
 
     def _run(self, args):
-        rc, out, err = self.module.run_command(args)
+        try:
+            rc, out, err = run_bounded(args, COMMAND_TIMEOUT)
+        except CommandTimedOut as error:
+            raise CheckFailed("%s Is systemd or the journal stuck? Try it by hand." % error)
         return out if rc == 0 else ""
 
     def state(self):
@@ -214,14 +221,20 @@ class Unit(object):
         return self._run(["journalctl", "--no-pager", "-u", self.name, "-n", str(lines)]).splitlines()
 
 
-def installed_versions(module, venv):
+def installed_versions(venv):
     python = os.path.join(venv, "bin", "python")
     if not os.path.exists(python):
         return None
-    rc, out, err = module.run_command([python, "-c", INSTALLED_VERSIONS])
+    try:
+        rc, out, err = run_bounded([python, "-c", INSTALLED_VERSIONS], COMMAND_TIMEOUT)
+    except CommandTimedOut as error:
+        raise CheckFailed("%s could not list its packages: %s Try the command by hand in the venv." % (python, error))
     if rc != 0:
         raise CheckFailed("%s could not list its packages: %s" % (python, (err or out).strip()))
-    return json.loads(out)
+    try:
+        return json.loads(out)
+    except ValueError:
+        raise CheckFailed("%s printed something other than its packages as JSON: %s" % (python, out.strip()[:200]))
 
 
 def wait_for_comfyui(comfyui, unit, timeout):
@@ -280,7 +293,7 @@ def broken_links(models_dir, links):
 
 
 def check_venv(module, params, result):
-    installed = installed_versions(module, params["venv"])
+    installed = installed_versions(params["venv"])
     if installed is None:
         result["packages"] = []
         return ["the venv %s does not exist" % params["venv"]]
@@ -323,7 +336,7 @@ def run_checks(module, params, result):
     if not params["url"]:
         return problems
     comfyui = ComfyUI(params["url"])
-    unit = Unit(module, params["unit"]) if params["unit"] else None
+    unit = Unit(params["unit"]) if params["unit"] else None
     result["system_stats"] = wait_for_comfyui(comfyui, unit, params["wait_timeout"])
     if unit:
         result["unit"] = unit.state()
@@ -353,7 +366,7 @@ def main():
     )
     params = module.params
     result = {"changed": False, "problems": []}
-    unit = Unit(module, params["unit"]) if params["unit"] else None
+    unit = Unit(params["unit"]) if params["unit"] else None
     try:
         result["problems"] = run_checks(module, params, result)
     except (CheckFailed, HttpFailure) as error:

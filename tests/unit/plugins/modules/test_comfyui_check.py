@@ -13,7 +13,6 @@ import threading
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 
 import pytest
-from ansible.module_utils.basic import AnsibleModule
 
 from ansible_collections.ai4artsed.devserver.plugins.module_utils import comfyui
 from ansible_collections.ai4artsed.devserver.plugins.modules import comfyui_check
@@ -178,19 +177,19 @@ def test_no_answer_within_the_timeout_fails(capsys, install):
 
 
 def fake_systemd(monkeypatch, show, journal, tail):
-    """systemctl show / journalctl answers, as the host would give them."""
+    """systemctl show / journalctl answers, as the host would give them; other commands run for real."""
     calls = []
+    real_run = comfyui_check.run_bounded
 
-    def run_command(self, argv, **kwargs):
+    def run(argv, timeout):
         calls.append(argv)
         if argv[0] == "systemctl":
             return 0, show, ""
         if argv[0] == "journalctl":
             return 0, tail if "-n" in argv and "-o" not in argv else journal, ""
-        return AnsibleModule.__dict__["_real_run_command"](self, argv, **kwargs)
+        return real_run(argv, timeout)
 
-    monkeypatch.setattr(AnsibleModule, "_real_run_command", AnsibleModule.run_command, raising=False)
-    monkeypatch.setattr(AnsibleModule, "run_command", run_command)
+    monkeypatch.setattr(comfyui_check, "run_bounded", run)
     return calls
 
 
@@ -281,3 +280,16 @@ def test_a_slow_drip_of_object_info_ends_at_the_deadline(capsys, monkeypatch, in
     assert failed
     assert "GET %s/object_info: the answer began but did not complete within the deadline of 1 s" % server.url \
         in result["msg"]
+
+
+def test_a_venv_python_that_hangs_is_stopped_and_reported(capsys, monkeypatch, tmp_path):
+    monkeypatch.setattr(comfyui_check, "COMMAND_TIMEOUT", 1)
+    python = tmp_path / "venv" / "bin" / "python"
+    python.parent.mkdir(parents=True)
+    python.write_text("#!/bin/sh\nexec sleep 30\n")
+    python.chmod(0o755)
+    failed, result = run_module(capsys, comfyui_check, {"venv": str(tmp_path / "venv"), "requirements": ["torch"]})
+    assert failed
+    assert result["problems"] == ["%s could not list its packages: `%s -c %s` did not finish within 1 s and was "
+                                  "stopped. Try the command by hand in the venv."
+                                  % (python, python, comfyui_check.INSTALLED_VERSIONS)]
