@@ -177,7 +177,7 @@ class _Exchange:
             self.connection.request(self.method, self.path, self.body, self.headers)
             # Wait for the first byte here, so that "nothing arrived" is told apart from an answer too slow.
             readable, _, _ = select.select([self.connection.sock], [], [], max(self.deadline - time.monotonic(), 0))
-            if not readable:
+            if not readable or self.expired:  # the watchdog's shutdown also makes the socket readable
                 raise self.fail_expired()
             self.received = 0
             self.response = self.connection.getresponse()

@@ -67,7 +67,7 @@ def test_each_bad_answer_fails_with_one_message_that_says_what(server, route, ki
     began = time.monotonic()
     with pytest.raises(HttpFailure) as failure:
         request(server.url + route, deadline=1, limit=1000).json(dict, ["system"])
-    assert time.monotonic() - began < 2, "the deadline of 1 s held"
+    assert time.monotonic() - began < 2.5, "the deadline of 1 s held"
     assert failure.value.kind == kind
     for text in says:
         assert text.format(url=server.url) in str(failure.value)
@@ -140,7 +140,7 @@ def test_a_stream_that_stalls_or_sends_an_endless_line_fails(streams, route, kin
     with pytest.raises(HttpFailure) as failure:
         with stream(streams.url + route, "POST", {"model": "m"}, idle=1, line_limit=1000) as answer_stream:
             list(answer_stream.lines())
-    assert time.monotonic() - began < 2
+    assert time.monotonic() - began < 2.5
     assert failure.value.kind == kind
     assert says.format(url=streams.url) in str(failure.value)
 
