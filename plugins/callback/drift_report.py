@@ -82,6 +82,17 @@ def _task(result):
     return task if task is not None else result._task
 
 
+def _no_log(result):
+    """Whether the task's output must stay out of the report: no_log on the task, or on this loop item.
+
+    ansible-core censors the result of such a task but not its templated arguments (task_fields), which is
+    where a command line, a URL or a message holds the secret. A no_log that is a template is decided per
+    loop item; the executor writes the answer into each result as _ansible_no_log.
+    """
+    return (_truthy(_result_dict(result).get("_ansible_no_log")) or _truthy(_task_fields(result).get("no_log"))
+            or _truthy(getattr(_task(result), "no_log", False)))
+
+
 def _role_name(task):
     role = getattr(task, "_role", None)
     if role is None:
@@ -121,7 +132,7 @@ class CallbackModule(CallbackBase):
         data = _result_dict(result)
         self._findings.append(finding(
             result._host.get_name(), _role_name(task), fields.get("name") or task.get_name(),
-            fields.get("action") or task.action, fields.get("args") or {}, data, state))
+            fields.get("action") or task.action, fields.get("args") or {}, data, state, no_log=_no_log(result)))
 
     def _note_host(self, result):
         if self._recording:
@@ -155,7 +166,7 @@ class CallbackModule(CallbackBase):
         if self._recording:
             task = _task(result)
             self._findings.append(unreachable(result._host.get_name(), _task_fields(result).get("name") or task.get_name(),
-                                              _result_dict(result).get("msg")))
+                                              _result_dict(result).get("msg"), no_log=_no_log(result)))
 
     def _write(self, report):
         path = os.path.expanduser(self.get_option("report_path"))

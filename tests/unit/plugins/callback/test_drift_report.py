@@ -146,3 +146,76 @@ def test_an_ordinary_run_of_the_site_writes_no_report(site):
     assert (target / "app.conf").read_text() == "wanted\n"
     assert not report.exists()
     assert "DRIFT REPORT" not in done.stdout
+
+
+SECRET = "hunter2-5d41402abc"
+
+# A role whose tasks carry a secret in each place the callback used to quote: a debug message, a command
+# line, a URL (uri's failure ends the host, so it comes last) and a loop item (no_log decided per item).
+NO_LOG_SITE = """---
+- name: Stand-in site with secrets
+  hosts: devservers
+  gather_facts: false
+  vars:
+    secret: %s
+  roles:
+    - vault_user
+""" % SECRET
+
+NO_LOG_TASKS = """---
+- name: Secrets | Report the token a real run would set
+  ansible.builtin.debug:
+    msg: "would set the API token to {{ secret }}"
+  changed_when: true
+  no_log: true
+- name: Secrets | Log in with the token
+  ansible.builtin.command: "echo {{ secret }}"
+  check_mode: false
+  no_log: true
+- name: Secrets | Write one file per name
+  ansible.builtin.copy:
+    content: "x\\n"
+    dest: "{{ target_dir }}/{{ item }}"
+    mode: "0600"
+  loop: [plain, "{{ secret }}"]
+  no_log: "{{ item == secret }}"
+- name: Secrets | Ask the API with the token
+  ansible.builtin.uri:
+    url: "http://127.0.0.1:9/login?token={{ secret }}"
+    body: "{{ secret }}"
+  check_mode: false
+  no_log: true
+"""
+
+HIDDEN = "details hidden (no_log)"
+
+
+def use_site(target, site_yml, roles=None):
+    """Swap the stand-in site.yml for another, with its roles (name: tasks) in playbooks/roles."""
+    playbooks = target.parent / "playbooks"
+    (playbooks / "site.yml").write_text(site_yml)
+    for name, tasks in (roles or {}).items():
+        (playbooks / "roles" / name / "tasks").mkdir(parents=True)
+        (playbooks / "roles" / name / "tasks" / "main.yml").write_text(tasks)
+
+
+def test_no_log_tasks_show_their_name_and_role_only(site):
+    target, report, run = site
+    use_site(target, NO_LOG_SITE, {"vault_user": NO_LOG_TASKS})
+
+    done = run("--check")
+
+    assert done.returncode != 0, done.stdout
+    text = report.read_text()
+    for output in (text, done.stdout, done.stderr):
+        assert SECRET not in output
+    assert text.startswith("drift: 5 findings on workstation")
+    for line in ("    %s (vault_user: Secrets | Report the token a real run would set)" % HIDDEN,
+                 "    %s (vault_user: Secrets | Log in with the token)" % HIDDEN,
+                 "    %s (vault_user: Secrets | Write one file per name)" % HIDDEN,
+                 "    %s - content or attributes differ (vault_user: Secrets | Write one file per name)" % (
+                     target / "plain"),
+                 "    FAILED %s (vault_user: Secrets | Ask the API with the token)" % HIDDEN):
+        assert line in text.splitlines(), text
+    assert text in done.stdout
+
