@@ -15,6 +15,7 @@ from __future__ import absolute_import, division, print_function
 __metaclass__ = type
 
 import json
+import math
 from collections import OrderedDict
 
 FIX = "fix it or move it aside (the app then starts from its own defaults) and run again; nothing was changed"
@@ -25,12 +26,36 @@ def parse_settings(text, path):
     if not text.strip():
         raise ValueError("%s is empty, not a JSON object of settings; %s" % (path, FIX))
     try:
-        data = json.loads(text, object_pairs_hook=OrderedDict)
+        data = json.loads(text, object_pairs_hook=OrderedDict, parse_constant=_refuse_constant, parse_float=_finite)
+    except RecursionError:
+        raise ValueError("%s is nested too deeply to be the app's settings; %s" % (path, FIX))
     except ValueError as error:
         raise ValueError("%s is not valid JSON (%s); %s" % (path, error, FIX))
     if not isinstance(data, dict):
         raise ValueError("%s holds a JSON %s, not an object of settings; %s" % (path, json_type(data), FIX))
     return data
+
+
+def _refuse_constant(name):
+    raise ValueError("%s is not a JSON number" % name)
+
+
+def _finite(text):
+    number = float(text)
+    if math.isinf(number):
+        raise ValueError("the number %s is too large for a float" % text)
+    return number
+
+
+def check_wanted(wanted):
+    """ValueError when a wanted value cannot be written as the app's JSON: no key or text that is not valid
+    Unicode (a lone surrogate, which json.dumps would write as an escape the app then cannot encode), no number
+    that is not finite (json.dumps would write Infinity, which is not JSON)."""
+    try:
+        json.dumps(wanted, allow_nan=False, ensure_ascii=False).encode("utf-8")
+    except (ValueError, TypeError) as error:  # UnicodeEncodeError is a ValueError
+        raise ValueError("settings cannot be written as the app's JSON (%s): give finite numbers and valid text; "
+                         "nothing was changed" % error)
 
 
 def json_type(value):

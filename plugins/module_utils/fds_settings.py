@@ -14,6 +14,7 @@ __metaclass__ = type
 
 import base64
 import copy
+import math
 import re
 from collections import OrderedDict
 
@@ -26,6 +27,8 @@ def to_fds(value):
     """A wanted Python value as an FDS value: bool true/false, numbers as text, list of scalars, dict a section."""
     if isinstance(value, bool):
         return "true" if value else "false"
+    if isinstance(value, float) and not math.isfinite(value):
+        raise ValueError("%r is not a number SwarmUI can read" % value)
     if isinstance(value, (int, float)):
         return repr(value)
     if isinstance(value, str):

@@ -16,6 +16,7 @@ __metaclass__ = type
 
 import hashlib
 import os
+import re
 import time
 from concurrent.futures import ThreadPoolExecutor
 
@@ -117,6 +118,35 @@ def git_oid_of(path, size):
     return digest.hexdigest()
 
 
+TEXT_KEYS = ("repo_id", "filename", "revision", "repo_type", "dest", "sha256", "state")
+# The hub's own rule (huggingface_hub's validate_repo_id): one optional owner, letters, digits, '-', '_', '.'.
+REPO_ID = re.compile(r"^(?:[A-Za-z0-9_.-]{1,96}/)?[A-Za-z0-9_.-]{1,96}$")
+
+
+def check_entry_types(request):
+    """HfModelError('invalid') for a value of the wrong type or a repository id the hub would refuse, before any
+    request: a number where text belongs (sha256: 5) was a traceback, and so was a repo_id with a space."""
+    entry = request["entry"]
+    for key in TEXT_KEYS:
+        if request.get(key) is not None and not isinstance(request[key], str):
+            raise HfModelError("invalid", "%s: %s must be text, not %s; quote it; nothing was downloaded"
+                               % (entry, key, type(request[key]).__name__))
+    size = request.get("size")
+    if size is not None and (isinstance(size, bool) or not isinstance(size, int) or size < 0):
+        raise HfModelError("invalid", "%s: size must be a number of bytes, not %r; nothing was downloaded"
+                           % (entry, size))
+    patterns = request.get("allow_patterns")
+    if patterns is not None and not (isinstance(patterns, str) or
+                                     (isinstance(patterns, list) and all(isinstance(p, str) for p in patterns))):
+        raise HfModelError("invalid", "%s: allow_patterns must be a pattern or a list of patterns (text); nothing "
+                           "was downloaded" % entry)
+    repo_id = request.get("repo_id")
+    if repo_id and (not REPO_ID.match(repo_id) or "--" in repo_id or ".." in repo_id):
+        raise HfModelError("invalid", "%s: repo_id %r is not a Hugging Face repository id (owner/name of letters, "
+                           "digits, '-', '_' and '.'); copy it from the model's page; nothing was downloaded"
+                           % (entry, repo_id))
+
+
 def normalize_requests(params):
     """The single-file form and the ``files`` list both become a list of complete requests."""
     defaults = dict((key, params.get(key)) for key in REQUEST_KEYS)
@@ -128,6 +158,8 @@ def normalize_requests(params):
         request["revision"] = request.get("revision") or "main"
         request["repo_type"] = request.get("repo_type") or "model"
         request["state"] = request.get("state") or "present"
+        request["entry"] = "files[%d]" % number if params.get("files") else "the file"
+        check_entry_types(request)
         if request.get("sha256"):
             request["sha256"] = request["sha256"].lower()
         missing = [key for key in ("repo_id", "dest") if not request.get(key)]
@@ -135,7 +167,6 @@ def normalize_requests(params):
             missing.append("filename or allow_patterns")
         if missing:
             raise HfModelError("invalid", "A file entry lacks %s: %s" % (", ".join(missing), item or params))
-        request["entry"] = "files[%d]" % number if params.get("files") else "the file"
         requests.append(request)
     return requests
 

@@ -122,6 +122,7 @@ from collections import OrderedDict
 
 from ansible.module_utils.basic import AnsibleModule
 from ansible_collections.ai4artsed.devserver.plugins.module_utils.app_settings import (
+    check_wanted,
     dump_settings,
     merge_settings,
     parse_settings,
@@ -151,6 +152,7 @@ def main():
         return dump_settings(merge["settings"]) if merge["set_keys"] or before is None else before
 
     try:
+        check_wanted(module.params["settings"])
         before, after, changed = update_file(path, "the app's settings", merged_text, wanted_attributes(module.params),
                                              module.check_mode)
     except ValueError as error:
