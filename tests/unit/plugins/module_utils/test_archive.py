@@ -38,7 +38,8 @@ def test_archive_path_moves_keeps_relative_path_and_writes_the_ledger(roots, nam
     moved = snapshot(store / relative) if os.path.isdir(str(store / relative)) else None
     record = archive.archive_path(str(store / relative), str(store), str(archive_root), "test", now=NOW)
     assert record == {"time": "2026-11-27T10:00:00.000000+00:00", "from": str(store / relative),
-                      "to": str(archive_root / placed), "size": size, "sha256": sha256, "reason": "test"}
+                      "to": str(archive_root / placed), "size": size, "sha256": sha256, "reason": "test",
+                      "root": str(store)}
     assert ledger(archive_root) == [record]
     assert not os.path.lexists(str(store / relative))
     if moved is not None:
