@@ -27,6 +27,11 @@ from random import SystemRandom
 
 # Werkzeug 3.1's DEFAULT_PBKDF2_ITERATIONS (3.0 had 600000); the app pins Flask 3.0.0, which takes Werkzeug 3.x.
 PBKDF2_ITERATIONS = 1000000
+# The most work a stored hash may ask of a check: ten times what the app writes, and Werkzeug's scrypt default
+# (2**15 * 8 * 128 bytes, 32 MiB) sixteen times over. A file that asks for more (2**31 iterations: hours) was not
+# written by the app; checking it would hang the run, so it is refused instead.
+MAX_PBKDF2_ITERATIONS = 10 * PBKDF2_ITERATIONS
+MAX_SCRYPT_BYTES = 512 * 1024 * 1024
 SALT_CHARS = string.ascii_letters + string.digits
 SALT_LENGTH = 16
 
@@ -66,6 +71,31 @@ def split_hash(stored):
     return tuple(parts) if known else None
 
 
+def _cost(method):
+    """(pbkdf2 iterations, scrypt memory in bytes) a check of a split_hash method takes, with Werkzeug's defaults."""
+    name, _sep, parameters = method.partition(":")
+    arguments = parameters.split(":") if parameters else []
+    if name == "scrypt":
+        n, r, p = [int(argument) for argument in arguments] if arguments else (2 ** 15, 8, 1)
+        return 0, 128 * n * r * p
+    return (int(arguments[1]) if len(arguments) == 2 else PBKDF2_ITERATIONS), 0
+
+
+def too_costly(stored):
+    """Why checking a password against stored would take far longer or more memory than the app's own hash; None
+    when it would not (or stored is no hash at all)."""
+    parts = split_hash(stored)
+    if parts is None:
+        return None
+    iterations, memory = _cost(parts[0])
+    if iterations > MAX_PBKDF2_ITERATIONS:
+        return "a pbkdf2 hash of %d iterations (the app writes %d; checking it would take hours)" % (
+            iterations, PBKDF2_ITERATIONS)
+    if memory > MAX_SCRYPT_BYTES:
+        return "a scrypt hash that needs %d MiB to check (Werkzeug's default needs 32)" % (memory // 2 ** 20)
+    return None
+
+
 def derive(method, salt, password):
     """The hex digest Werkzeug's _hash_internal computes for a method of split_hash, with its defaults."""
     name, _sep, parameters = method.partition(":")
@@ -99,10 +129,17 @@ def check_new_password(password, min_length):
                          "a new password); set a longer one in the vault" % (len(password), min_length))
 
 
-def plan(stored, password):
-    """(write, reason): whether the file needs a new hash, and why, for the file's text (None when missing)."""
+def plan(stored, password, path="the password file"):
+    """(write, reason): whether the file needs a new hash, and why, for the file's text (None when missing).
+
+    ValueError for a hash too costly to check: nobody but an intruder writes one, and the app would hang on it too.
+    """
     if stored is None:
         return True, CREATED
+    costly = too_costly(stored)
+    if costly:
+        raise ValueError("%s holds %s, not a hash the app wrote; move it aside and run again (the run then writes the "
+                         "vault's password), nothing was changed" % (path, costly))
     if verify_password(stored, password):
         return False, ALREADY_SET
     return True, REPLACED if split_hash(stored) is not None else UNREADABLE

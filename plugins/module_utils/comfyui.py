@@ -3,8 +3,8 @@
 # GNU General Public License v3.0+ (see https://www.gnu.org/licenses/gpl-3.0.txt)
 """What a running ComfyUI says about itself, compared with what the comfyui role wanted: pure functions.
 
-Used by the comfyui_check module (which does the HTTP requests, reads the journal and the venv) and called
-directly by the unit tests. The rules follow ComfyUI's own code (nodes.py init_external_custom_nodes and
+Used by the comfyui_check module (which reads the journal and the venv) and called directly by the unit tests;
+``ComfyUI`` asks the routes through the bounded HTTP layer, each with its deadline, size limit and shape. The rules follow ComfyUI's own code (nodes.py init_external_custom_nodes and
 load_custom_node, server.py /object_info and /models/{folder}, folder_paths.py), the same at 0.3.64 and v0.8.2.
 Standard library only, Python 3.8 syntax.
 """
@@ -15,6 +15,9 @@ __metaclass__ = type
 
 import posixpath
 import re
+from urllib.parse import quote
+
+from ansible_collections.ai4artsed.devserver.plugins.module_utils.bounded_http import DEFAULT_LIMIT, request
 
 # Folders below models/ that ComfyUI serves under another key: GET /models/clip and /models/unet are 404,
 # their files are listed by text_encoders and diffusion_models (folder_paths.folder_names_and_paths).
@@ -26,7 +29,35 @@ IMPORT_FAILED_LINE = re.compile(r"(?:^|\s)[\d.]+ seconds \(IMPORT FAILED\): (?P<
 CANNOT_IMPORT_LINE = re.compile(r"Cannot import (?P<path>.+?) module for custom nodes: (?P<reason>.*)$")
 SKIPPED_LINE = re.compile(r"Skip (?P<path>.+?) module for custom nodes due to the lack of NODE_CLASS_MAPPINGS")
 
+# /object_info describes every node class: tens of MB with many packs, and ComfyUI builds it slowly.
+OBJECT_INFO_LIMIT = 64 * 1024 * 1024
+OBJECT_INFO_DEADLINE = 60
+ROUTE_DEADLINE = 10
+
 REQUIREMENT = re.compile(r"^\s*(?P<name>[A-Za-z0-9][A-Za-z0-9._-]*)\s*(?:\[[^\]]*\])?\s*(?P<spec>(?:[<>=!~]=?|===).*)?$")
+
+
+class ComfyUI(object):
+    """GET ComfyUI's JSON routes (no proxy, it is on this host); HttpFailure says what went wrong, where."""
+
+    def __init__(self, url):
+        self.url = url.rstrip("/")
+
+    def _get(self, route, shape, keys=(), deadline=ROUTE_DEADLINE, limit=DEFAULT_LIMIT):
+        """The JSON of GET <url><route> of that shape, or None for a 404."""
+        answer = request(self.url + route, headers={"Accept": "application/json"}, deadline=deadline, limit=limit,
+                         accept=(404,))
+        return None if answer.status == 404 else answer.json(shape, keys)
+
+    def system_stats(self, deadline=ROUTE_DEADLINE):
+        return self._get("/system_stats", dict, ("system",), deadline)
+
+    def object_info(self):
+        return self._get("/object_info", dict, deadline=OBJECT_INFO_DEADLINE, limit=OBJECT_INFO_LIMIT) or {}
+
+    def models(self, folder):
+        """The names ComfyUI lists in a model folder, or None when it does not know the folder (404)."""
+        return self._get("/models/" + quote(folder), list)
 
 
 def pack_name(entry, is_file):

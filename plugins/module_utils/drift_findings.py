@@ -27,6 +27,9 @@ MAX_DETAIL = 260
 # How many paths of one task a finding lists before it says "and N more".
 MAX_PLACES = 5
 
+# The whole detail of a finding whose task has no_log: its arguments, result and loop item may hold a secret.
+HIDDEN = "details hidden (no_log)"
+
 UNIT_SUFFIXES = (".service", ".timer", ".socket", ".mount", ".path", ".target")
 
 BY_MODULE = {
@@ -233,16 +236,24 @@ def describe(module, args, result, task_name=""):
     return classify(module, task_name, result), places, detail
 
 
-def finding(host, role, task_name, module, args, result, state="would change"):
-    """One line's worth of a report, as a dict (the callback collects them per host)."""
+def finding(host, role, task_name, module, args, result, state="would change", no_log=False):
+    """One line's worth of a report, as a dict (the callback collects them per host).
+
+    With no_log, args and result are never read: the finding keeps what the playbook says in the open (host,
+    role, task name, the module's kind) and HIDDEN for a detail.
+    """
+    if no_log:
+        return {"host": host, "role": role or "", "task": task_name or "", "category": classify(module, task_name, {}),
+                "where": [], "detail": HIDDEN, "state": state}
     category, places, detail = describe(module, args, result, task_name)
     return {"host": host, "role": role or "", "task": task_name or "", "category": category,
             "where": places, "detail": detail, "state": state}
 
 
-def unreachable(host, task_name, message):
+def unreachable(host, task_name, message, no_log=False):
+    detail = HIDDEN if no_log else compact(message or "no message")
     return {"host": host, "role": "", "task": task_name or "", "category": "other", "where": [],
-            "detail": "unreachable: " + compact(message or "no message"), "state": "unreachable"}
+            "detail": "unreachable: " + detail, "state": "unreachable"}
 
 
 def _line(item):

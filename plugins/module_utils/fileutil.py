@@ -4,8 +4,7 @@
 """Small file utilities the model store's modules share: one of each, so they cannot drift apart.
 
 The sha256 of a file, whether a path lies inside a root, sizes, same-filesystem and same-content
-checks, and the atomic text and JSON writes (temporary file, fsync, rename, fsync of the folder) that every
-record and state file goes through. Standard library only: this runs on the managed host.
+checks, and the atomic JSON write (safe_file.write_text underneath) that every record and state file goes through. Standard library only: this runs on the managed host.
 """
 
 from __future__ import absolute_import, division, print_function
@@ -16,9 +15,9 @@ import hashlib
 import json
 import os
 import stat
-import threading
 
 from ansible_collections.ai4artsed.devserver.plugins.module_utils.disk import existing_ancestor
+from ansible_collections.ai4artsed.devserver.plugins.module_utils.safe_file import write_text
 
 CHUNK = 1024 * 1024
 
@@ -118,44 +117,10 @@ def fsync_directory(path):
 def write_json_atomically(path, payload, indent=None, sync=True):
     """Write payload as JSON to path so that readers see the old file or the new one, never half of one.
 
-    The folder is created when missing; the rest is write_text_atomically (keys sorted, a final newline).
-    sync=False skips both fsyncs, for a file that is only a courtesy (the progress file, rewritten every
-    second while gigabytes are written next to it).
+    The folder is created when missing; the rest is safe_file.write_text (keys sorted, a final newline), which
+    never writes through a symlink. sync=False skips both fsyncs, for a file that is only a courtesy (the progress
+    file, rewritten every second while gigabytes are written next to it).
     """
     text = json.dumps(payload, indent=indent, sort_keys=True) + "\n"  # fails before any file is touched
     make_folder(os.path.dirname(path) or os.curdir)
-    write_text_atomically(path, text, sync=sync)
-
-
-def write_text_atomically(path, text, mode=None, uid=-1, gid=-1, sync=True):
-    """Write text (UTF-8) to path so that readers see the old file or the new one, never half of one.
-
-    A temporary file next to path (named per process and thread: parallel downloads write records
-    side by side) is written, synced, renamed over path, and the folder is synced, so the file
-    survives a crash too. With mode (an int) and uid/gid (-1: leave), the temporary file starts
-    readable by its owner only and gets them before the rename, so a secret is never visible to
-    others, not even for a moment; without mode it is created as open() would (umask). On failure
-    only our own temporary file is removed, never the file at path.
-    """
-    directory = os.path.dirname(path) or os.curdir
-    temporary = "%s.tmp-%d-%d" % (path, os.getpid(), threading.get_ident())
-    if os.path.lexists(temporary):
-        os.unlink(temporary)  # left by a crashed run of this process id; O_EXCL below wants it gone
-    try:
-        descriptor = os.open(temporary, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o666 if mode is None else 0o600)
-        with os.fdopen(descriptor, "w", encoding="utf-8") as handle:
-            if uid != -1 or gid != -1:
-                os.fchown(handle.fileno(), uid, gid)
-            if mode is not None:
-                os.fchmod(handle.fileno(), mode)
-            handle.write(text)
-            if sync:
-                handle.flush()
-                os.fsync(handle.fileno())
-        os.replace(temporary, path)
-    except BaseException:
-        if os.path.lexists(temporary):
-            os.unlink(temporary)  # our own half-written temporary file (a full disk), never the file at path
-        raise
-    if sync:
-        fsync_directory(directory)
+    write_text(path, text, sync=sync)

@@ -1,14 +1,16 @@
 # -*- coding: utf-8 -*-
 # Copyright: (c) 2026, AI4ArtsEd DevServer team
 # GNU General Public License v3.0+ (see https://www.gnu.org/licenses/gpl-3.0.txt)
-"""One writer per destination: an exclusive lock held from the first byte to the record.
+"""One writer per file: an exclusive lock held from the first byte to the record (hf_model), or from reading a
+settings file to writing it back (swarmui_settings, devserver_settings), so no update is lost.
 
 Two runs of hf_model on one dest (a re-run while the async job of a run whose controller died
 is still going) would otherwise append to the same partial file. The lock is ``flock`` on a
 small file beside the partial file, so it also works between threads of one batch, and the
 kernel releases it when its holder dies: a lock file left by a killed run never blocks anybody.
 The holder writes its PID, host and start time into the file, so a waiting run that gives up
-can say which process holds it.
+can say which process holds it. The lock file is opened through safe_file (no symlink followed, only a regular
+file), since it lies in a folder a service account may own.
 """
 
 from __future__ import absolute_import, division, print_function
@@ -20,6 +22,8 @@ import json
 import os
 import socket
 import time
+
+from ansible_collections.ai4artsed.devserver.plugins.module_utils.safe_file import open_regular, read_text
 
 POLL_SECONDS = 0.2
 
@@ -41,10 +45,9 @@ def lock_path(dest):
 def describe_holder(path):
     """'PID 123 on host h since 2026-...' from the lock file, or a plain phrase when unreadable."""
     try:
-        with open(path, encoding="utf-8") as handle:
-            holder = json.load(handle)
+        holder = json.loads(read_text(path, "a lock file", limit=4096))
         return "PID %s on host %s since %s" % (holder["pid"], holder["host"], holder["since"])
-    except (OSError, ValueError, KeyError, TypeError):
+    except (OSError, ValueError, KeyError, TypeError):  # UnsafeFile is a ValueError
         return "a process that has not yet written its PID"
 
 
@@ -61,7 +64,7 @@ class DestinationLock:
     def __enter__(self):
         deadline = self._clock() + max(self.timeout, 0)
         while True:
-            descriptor = os.open(self.path, os.O_RDWR | os.O_CREAT, 0o644)
+            descriptor = open_regular(self.path, "a lock file", os.O_RDWR | os.O_CREAT)
             try:
                 fcntl.flock(descriptor, fcntl.LOCK_EX | fcntl.LOCK_NB)
             except BlockingIOError:

@@ -19,6 +19,7 @@ import time
 from ansible_collections.ai4artsed.devserver.plugins.module_utils.disk import human_bytes
 from ansible_collections.ai4artsed.devserver.plugins.module_utils.fileutil import write_json_atomically
 from ansible_collections.ai4artsed.devserver.plugins.module_utils.hf_record import default_state_dir
+from ansible_collections.ai4artsed.devserver.plugins.module_utils.safe_file import read_text
 
 PROGRESS_FILE_NAME = "progress.json"
 
@@ -140,9 +141,8 @@ class ProgressBoard:
 
 def _read_json(path):
     try:
-        with open(path) as handle:
-            return json.load(handle)
-    except (IOError, OSError, ValueError):
+        return json.loads(read_text(path, "a progress file") or "null")
+    except (IOError, OSError, ValueError, RecursionError):  # also UnsafeFile: never hang on a planted FIFO
         return None
 
 

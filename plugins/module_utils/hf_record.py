@@ -16,6 +16,8 @@ __metaclass__ = type
 import json
 import os
 
+from ansible_collections.ai4artsed.devserver.plugins.module_utils.safe_file import read_text
+
 RECORD_VERSION = 1
 # The folder below hf_model's root where its records (and progress file) live: the default of its
 # state_dir option, which the storage report, the model store's plan and hf_model_progress also read.
@@ -34,9 +36,8 @@ def record_path(state_dir, root, dest):
 def read_record(path):
     """The record at path, or None when there is none or it cannot be parsed."""
     try:
-        with open(path, encoding="utf-8") as handle:
-            record = json.load(handle)
-    except (OSError, ValueError):
+        record = json.loads(read_text(path, "hf_model's record") or "null")
+    except (OSError, ValueError, RecursionError):  # also UnsafeFile: a planted FIFO or symlink vouches for nothing
         return None
     if not isinstance(record, dict) or record.get("version") != RECORD_VERSION:
         return None

@@ -20,3 +20,19 @@ TOKEN_ENV = "HF_TOKEN"
 def token_option():
     """The argument_spec entry of ``token``: never logged, falls back to HF_TOKEN on the host."""
     return {"type": "str", "no_log": True, "fallback": (env_fallback, [TOKEN_ENV])}
+
+
+def tokens_in_files(files):
+    """(the token values found in ``files`` entries, a refusal naming the entries or None).
+
+    An entry's ``token`` key is not an option: it would be ignored, and being a plain dict value it is not
+    no_log, so Ansible would print it. The module masks the values, then fails with the message.
+    """
+    entries = [(number, entry["token"]) for number, entry in enumerate(files or []) if "token" in entry]
+    if not entries:
+        return [], None
+    names = ", ".join("files[%d]" % number for number, value in entries)
+    return ([str(value) for number, value in entries if value],
+            "%s has a token key; the token belongs in the module's own token option (or HF_TOKEN on the host), "
+            "which is never logged, and it applies to every file. Remove it from the entry; nothing was downloaded."
+            % names)

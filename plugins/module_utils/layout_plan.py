@@ -21,6 +21,7 @@ import json
 import os
 
 from ansible_collections.ai4artsed.devserver.plugins.module_utils.fileutil import is_inside, write_json_atomically
+from ansible_collections.ai4artsed.devserver.plugins.module_utils.safe_file import read_text
 
 RECORD_NAME = ".ai4artsed-model-links.json"
 RECORD_VERSION = 1
@@ -136,11 +137,10 @@ def read_record(link_root):
     if not os.path.lexists(path):
         return None
     try:
-        with open(path) as handle:
-            record = json.load(handle)
+        record = json.loads(read_text(path, "the record of managed links"))
         if not isinstance(record.get("links"), dict):
             raise ValueError("no links")
-    except (ValueError, OSError, AttributeError) as error:
+    except (ValueError, AttributeError, RecursionError) as error:  # UnsafeFile (a FIFO, a symlink) is a ValueError
         raise LayoutError(
             "The record of managed links %s cannot be read (%s). Move it aside and run again: links"
             " it listed are then treated as unmanaged and left alone." % (path, error)

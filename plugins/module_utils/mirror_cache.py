@@ -36,6 +36,7 @@ import struct
 import zlib
 
 from ansible_collections.ai4artsed.devserver.plugins.module_utils.disk import human_bytes
+from ansible_collections.ai4artsed.devserver.plugins.module_utils.safe_file import UnsafeFile, read_bytes
 
 HITS_AND_MISSES = ("olah 0.5.4 does not count cache hits or misses: no endpoint reports them, the DownloadLogs "
                    "and FileLevelLRU tables of its database are never written, and its log does not say which "
@@ -46,6 +47,7 @@ HEADER_VERSION = 10
 # magic, version, flags, header_size, block_size, file_size, compression, chunk_size, etag_len, reserved
 HEADER_PREFIX = "<4sHHIQQBIH8s"
 HEADER_PREFIX_SIZE = struct.calcsize(HEADER_PREFIX)
+HEADER_LIMIT = 1024 * 1024  # olah's header is a few hundred bytes; anything larger is not one
 OLAH_FOLDERS = ("files", "lfs", "api", "access")
 REPO_TYPES = {"models": "model", "datasets": "dataset", "spaces": "space"}
 ENTRY_KINDS = ("resolve", "cdn")
@@ -155,12 +157,14 @@ def scan_entry(entry_dir):
     An entry whose header cannot be used gets 'unreadable' (why) instead of the size figures.
     """
     try:
-        with open(os.path.join(entry_dir, "meta.bin"), "rb") as handle:
-            header = handle.read()
-    except FileNotFoundError:  # evicted by olah meanwhile
+        header = read_bytes(os.path.join(entry_dir, "meta.bin"), "olah's cache header", limit=HEADER_LIMIT)
+    except UnsafeFile as error:  # a FIFO or symlink planted in the cache, unreadable, or its folder gone
+        if not os.path.isdir(entry_dir):
+            return None  # evicted by olah meanwhile
+        raise CacheUnreadable("%s (the report was not written; where permissions are the cause, run it as olah's "
+                              "account or as root: become: true)" % error)
+    if header is None:  # evicted by olah meanwhile
         return None
-    except (IOError, OSError) as error:
-        raise _unreadable(error)
     try:
         size, block_size = parse_header(header)
     except ValueError as error:

@@ -164,27 +164,48 @@ def _mib(value):
     return int(match.group(1)) if match else None
 
 
-def parse_smi(text, fields=SMI_FIELDS):
-    """nvidia-smi --query-gpu CSV (noheader; with or without nounits) -> one dict per GPU.
+_BUS_ID = re.compile(r"^[0-9a-fA-F]{4,8}:[0-9a-fA-F]{2}:[0-9a-fA-F]{2}\.[0-7]$")
+
+
+def _smi_row(line, fields):
+    """One GPU of an nvidia-smi --query-gpu line, or None when the line is not in the shape of ``fields``.
 
     Splits from the right, so a comma in a product name cannot shift the other columns.
     """
-    gpus = []
-    for line in (text or "").splitlines():
-        line = line.strip()
-        if not line:
-            continue
-        values = line.rsplit(",", len(fields) - 1)
-        if len(values) != len(fields):
-            raise ValueError("nvidia-smi printed %r, expected the fields %s" % (line, ", ".join(fields)))
-        row = dict(zip(fields, (value.strip() for value in values)))
-        gpu = {"name": row.get("name", ""), "driver_version": row.get("driver_version", "")}
-        if "memory.total" in row:
-            gpu["memory_mib"] = _mib(row["memory.total"])
-        if "pci.bus_id" in row:
-            gpu["pci_address"] = normalize_bus_id(row["pci.bus_id"])
-        gpus.append(gpu)
-    return gpus
+    values = line.rsplit(",", len(fields) - 1)
+    if len(values) != len(fields):
+        return None
+    row = dict(zip(fields, (value.strip() for value in values)))
+    gpu = {"name": row.get("name", ""), "driver_version": row.get("driver_version", "")}
+    if "memory.total" in row:
+        gpu["memory_mib"] = _mib(row["memory.total"])
+        if gpu["memory_mib"] is None:
+            return None
+    if "pci.bus_id" in row:
+        if not _BUS_ID.match(row["pci.bus_id"]):
+            return None
+        gpu["pci_address"] = normalize_bus_id(row["pci.bus_id"])
+    return gpu
+
+
+def _smi_lines(text):
+    return [line.strip() for line in (text or "").splitlines() if line.strip()]
+
+
+def parse_smi(text, fields=SMI_FIELDS):
+    """nvidia-smi --query-gpu CSV (noheader; with or without nounits) -> one dict per GPU it could read.
+
+    A line it cannot read ("No devices were found", another query's columns) is left out here and named by
+    smi_findings, so that the module reports it instead of failing.
+    """
+    rows = (_smi_row(line, fields) for line in _smi_lines(text))
+    return [row for row in rows if row is not None]
+
+
+def smi_findings(text, fields=SMI_FIELDS):
+    """One sentence per nvidia-smi line that is not a GPU in the shape of ``fields``."""
+    return ["nvidia-smi printed %r, which is not a GPU as %s; check `nvidia-smi` by hand" % (line, ", ".join(fields))
+            for line in _smi_lines(text) if _smi_row(line, fields) is None]
 
 
 def parse_apt_policy(text):

@@ -47,6 +47,11 @@ def parse_name(text):
     >>> parse_name("gpt-OSS:20b")
     ModelName(host='registry.ollama.ai', namespace='library', model='gpt-oss', tag='20b')
     """
+    if any(ord(char) < 32 or ord(char) == 127 for char in text or ""):
+        # Checked before strip(): a name from a file or template may end in a line break that would be sent along.
+        raise InvalidModelName("The Ollama model name %r contains a control character (a line break, tab or NUL, "
+                               "perhaps from a file or a template). Write it on one line, for example gpt-oss:20b."
+                               % text)
     rest = (text or "").strip()
     parts = {"host": None, "namespace": None, "tag": None}
     # '/' cannot be in a tag, so only a ':' after the last '/' starts one (a host may carry a port).

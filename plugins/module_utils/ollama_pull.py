@@ -17,11 +17,9 @@ __metaclass__ = type
 
 import json
 import re
-import socket
 import time
 
-from ansible.module_utils.six.moves import http_client
-
+from ansible_collections.ai4artsed.devserver.plugins.module_utils.bounded_http import HttpFailure
 from ansible_collections.ai4artsed.devserver.plugins.module_utils.disk import human_bytes
 from ansible_collections.ai4artsed.devserver.plugins.module_utils.hf_progress import ProgressFileWriter, progress_line
 
@@ -219,7 +217,8 @@ def classify_error(error, name, registry, progress=None):
 def follow_pull(lines, progress, name, registry, deadline=None, clock=time.monotonic):
     """Read the pull's lines as they arrive until ``success``; PullFailed for an error line, a cut or a timeout.
 
-    ``lines`` yields raw lines; it may raise IOError or a socket timeout when the connection breaks.
+    ``lines`` yields raw lines (bounded_http's ``Stream.lines``); it raises HttpFailure when the connection breaks,
+    stays silent too long or sends a line over the limit.
     """
     try:
         for raw in lines:
@@ -237,15 +236,17 @@ def follow_pull(lines, progress, name, registry, deadline=None, clock=time.monot
                 progress.fail("timed out")
                 raise PullFailed("Pulling %s did not finish within the timeout (%s so far). %s"
                                  % (name, progress.line(), RESUME_HINT), "timeout")
-    except socket.timeout:
-        progress.fail("Ollama sent nothing for too long")
-        raise PullFailed("Pulling %s did not finish: Ollama sent nothing for the whole timeout, after %s. %s"
-                         % (name, _where(progress), RESUME_HINT), "timeout")
-    except (IOError, OSError, http_client.HTTPException) as error:
-        reason = str(error) or type(error).__name__
-        progress.fail("the connection broke: %s" % reason)
+    except HttpFailure as error:  # from bounded_http's Stream: silent too long, a line too long, a cut
+        if error.kind == "idle":
+            progress.fail("Ollama sent nothing for too long")
+            raise PullFailed("Pulling %s did not finish: Ollama sent nothing for the whole timeout, after %s. %s"
+                             % (name, _where(progress), RESUME_HINT), "timeout")
+        if error.kind == "too_large":
+            progress.fail(str(error))
+            raise PullFailed("Pulling %s failed: %s" % (name, error), "protocol")
+        progress.fail("the connection broke: %s" % error)
         raise PullFailed("Pulling %s did not finish: the connection to Ollama broke (%s) after %s. %s"
-                         % (name, reason, _where(progress), RESUME_HINT), "incomplete")
+                         % (name, error, _where(progress), RESUME_HINT), "incomplete")
     progress.fail("the stream ended without success")
     raise PullFailed("Pulling %s did not finish: Ollama's answer ended without \"success\" after %s. %s"
                      % (name, _where(progress), RESUME_HINT), "incomplete")

@@ -193,10 +193,3 @@ def store_report(store_root, comfyui_root=None, archive_root=None, listed=None, 
                            COMFYUI_LABEL: listed_prefixes.get("comfyui") or []}
     return collect(roots, archive_root, listed, listed_prefixes)
 
-
-def read_text(path):
-    """The text of a report written earlier, or None."""
-    if not os.path.isfile(path):
-        return None
-    with open(path, "rb") as handle:
-        return handle.read().decode("utf-8", "replace")

@@ -22,7 +22,8 @@ from ansible_collections.ai4artsed.devserver.plugins.module_utils.disk import di
 from ansible_collections.ai4artsed.devserver.plugins.module_utils.hf_plan import vouched_for
 from ansible_collections.ai4artsed.devserver.plugins.module_utils.hf_record import default_state_dir
 from ansible_collections.ai4artsed.devserver.plugins.module_utils.layout_plan import RECORD_NAME
-from ansible_collections.ai4artsed.devserver.plugins.module_utils.storage_report import markdown, read_text, store_report
+from ansible_collections.ai4artsed.devserver.plugins.module_utils.safe_file import UnsafeFile, read_text
+from ansible_collections.ai4artsed.devserver.plugins.module_utils.storage_report import markdown, store_report
 
 # model_links rewrites its record as root after a full check; the ownership step leaves it alone too.
 OWNERSHIP_IGNORED = (RECORD_NAME,)
@@ -93,8 +94,18 @@ def report_state(store_root, comfyui_root, archive_root, listed, report_path, ow
     """
     text = markdown(store_report(store_root, comfyui_root, archive_root, listed, listed_prefixes))
     uid, gid = account_ids(owner, group)
-    current = read_text(report_path) == text and not folders_off([report_path], uid, gid, mode, kind=stat.S_ISREG)
+    current = _report_text(report_path) == text and not folders_off([report_path], uid, gid, mode,
+                                                                     kind=stat.S_ISREG)
     return {"markdown": text, "current": current}
+
+
+def _report_text(path):
+    """The report written earlier, or None when there is none or something else is there: the report step then
+    runs and says what is in the way."""
+    try:
+        return read_text(path, "the storage report")
+    except UnsafeFile:
+        return None
 
 
 def to_check(entries, root, uid, gid, mode, check_updates=True):

@@ -30,6 +30,11 @@ description:
     not list or whose link does not resolve. C(clip/) and C(unet/) are served as C(text_encoders) and
     C(diffusion_models) (ComfyUI answers 404 for the old names); a folder ComfyUI does not know is reported, not
     failed.
+  - Every request has a total deadline and a size limit, so a hung or hostile server cannot stall the task or
+    fill the memory; C(GET /object_info) may take 60 seconds and 64 MiB, the other routes 10 seconds (5 for each
+    C(GET /system_stats) while waiting) and 1 MiB. An answer that is not JSON, JSON of the wrong shape, an HTTP
+    error (with the first line of its body), one too large or too slow is reported as such, naming the URL.
+  - C(systemctl), C(journalctl) and the venv's C(python) are stopped after 60 seconds and that is reported.
   - The comparisons are pure functions in the collection's C(comfyui) module_utils.
 author:
   - AI4ArtsEd DevServer team (@ai4artsed)
@@ -153,12 +158,12 @@ import os
 import time
 
 from ansible.module_utils.basic import AnsibleModule
-from ansible.module_utils.urls import open_url
-from ansible.module_utils.six.moves import http_client
-from ansible.module_utils.six.moves.urllib.error import HTTPError
-from ansible.module_utils.six.moves.urllib.parse import quote
 
+from ansible_collections.ai4artsed.devserver.plugins.module_utils.bounded_http import HttpFailure
+from ansible_collections.ai4artsed.devserver.plugins.module_utils.bounded_run import CommandTimedOut
+from ansible_collections.ai4artsed.devserver.plugins.module_utils.bounded_run import run as run_bounded
 from ansible_collections.ai4artsed.devserver.plugins.module_utils.comfyui import (
+    ComfyUI,
     broken_link,
     check_packs,
     classes_by_pack,
@@ -171,45 +176,31 @@ from ansible_collections.ai4artsed.devserver.plugins.module_utils.comfyui import
     unit_crash,
 )
 
-# What asking ComfyUI can raise while it starts or stops: refused or reset connections, timeouts, half answers.
-REQUEST_ERRORS = (IOError, ValueError, http_client.HTTPException)
+# While ComfyUI starts, nothing may listen yet or the connection may break: keep waiting on these.
+NOT_UP_YET = ("refused", "no_answer", "broken")
 UNIT_PROPERTIES = ("ActiveState", "SubState", "NRestarts", "InvocationID", "MainPID")
 INSTALLED_VERSIONS = ("import importlib.metadata as m, json; "
                       "print(json.dumps(dict((d.metadata['Name'], d.version) for d in m.distributions() "
                       "if d.metadata['Name'])))")
 MODEL_RECORD = ".ai4artsed-model-links.json"
+COMMAND_TIMEOUT = 60  # systemctl, journalctl and the venv's python; a hung one is reported, not waited for
 
 
 class CheckFailed(Exception):
     """A problem that ends the check early (ComfyUI down); the message says what and where."""
 
 
-class ComfyUI(object):
-    """The HTTP side: GET a JSON route of ComfyUI; no proxy, it is on this host."""
-
-    def __init__(self, url):
-        self.url = url.rstrip("/")
-
-    def get(self, route, timeout=10):
-        """The decoded JSON of GET <url><route>, or None for a 404."""
-        try:
-            response = open_url(self.url + route, method="GET", timeout=timeout, use_proxy=False,
-                                headers={"Accept": "application/json"})
-        except HTTPError as error:
-            if error.code == 404:
-                return None
-            raise CheckFailed("GET %s%s answered HTTP %s" % (self.url, route, error.code))
-        return json.loads(response.read().decode("utf-8"))
-
-
 class Unit(object):
     """The systemd side: the unit's state and its journal."""
 
-    def __init__(self, module, name):
-        self.module, self.name = module, name
+    def __init__(self, name):
+        self.name = name
 
     def _run(self, args):
-        rc, out, err = self.module.run_command(args)
+        try:
+            rc, out, err = run_bounded(args, COMMAND_TIMEOUT)
+        except CommandTimedOut as error:
+            raise CheckFailed("%s Is systemd or the journal stuck? Try it by hand." % error)
         return out if rc == 0 else ""
 
     def state(self):
@@ -230,18 +221,27 @@ class Unit(object):
         return self._run(["journalctl", "--no-pager", "-u", self.name, "-n", str(lines)]).splitlines()
 
 
-def installed_versions(module, venv):
+def installed_versions(venv):
     python = os.path.join(venv, "bin", "python")
     if not os.path.exists(python):
         return None
-    rc, out, err = module.run_command([python, "-c", INSTALLED_VERSIONS])
+    try:
+        rc, out, err = run_bounded([python, "-c", INSTALLED_VERSIONS], COMMAND_TIMEOUT)
+    except CommandTimedOut as error:
+        raise CheckFailed("%s could not list its packages: %s Try the command by hand in the venv." % (python, error))
     if rc != 0:
         raise CheckFailed("%s could not list its packages: %s" % (python, (err or out).strip()))
-    return json.loads(out)
+    try:
+        return json.loads(out)
+    except ValueError:
+        raise CheckFailed("%s printed something other than its packages as JSON: %s" % (python, out.strip()[:200]))
 
 
 def wait_for_comfyui(comfyui, unit, timeout):
-    """GET /system_stats until it answers; CheckFailed when the unit dies first or time runs out."""
+    """GET /system_stats until it answers; CheckFailed when the unit dies first or time runs out.
+
+    At the end the message is the last failure: "did not answer" only when nothing answered.
+    """
     first = unit.state() if unit else {}
     deadline = time.time() + timeout
     while True:
@@ -250,13 +250,17 @@ def wait_for_comfyui(comfyui, unit, timeout):
             if crash:
                 raise CheckFailed("ComfyUI did not start: %s." % crash)
         try:
-            stats = comfyui.get("/system_stats", timeout=5)
-            if stats is not None:
-                return stats
-        except (CheckFailed,) + REQUEST_ERRORS:
-            pass  # not listening yet, or still starting up
+            stats = comfyui.system_stats(deadline=5)
+            failure = None if stats is not None else "GET %s/system_stats answered 404" % comfyui.url
+        except HttpFailure as error:
+            stats, failure = None, error
+        if stats is not None:
+            return stats
         if time.time() >= deadline:
-            raise CheckFailed("ComfyUI did not answer GET %s/system_stats within %d seconds." % (comfyui.url, timeout))
+            if getattr(failure, "kind", None) in NOT_UP_YET:
+                raise CheckFailed("ComfyUI did not answer GET %s/system_stats within %d seconds: %s"
+                                  % (comfyui.url, timeout, failure))
+            raise CheckFailed("ComfyUI at %s is not ready after %d seconds: %s" % (comfyui.url, timeout, failure))
         time.sleep(1)
 
 
@@ -289,7 +293,7 @@ def broken_links(models_dir, links):
 
 
 def check_venv(module, params, result):
-    installed = installed_versions(module, params["venv"])
+    installed = installed_versions(params["venv"])
     if installed is None:
         result["packages"] = []
         return ["the venv %s does not exist" % params["venv"]]
@@ -306,7 +310,7 @@ def check_nodes(comfyui, unit, params, result):
         result["nodes"] = []
         return ["the custom nodes folder %s does not exist" % params["nodes_dir"]]
     journal = unit.journal_of_this_start(result.get("unit", {}).get("InvocationID")) if unit else []
-    classes = classes_by_pack(comfyui.get("/object_info", timeout=60) or {})
+    classes = classes_by_pack(comfyui.object_info())
     rows, problems = check_packs(packs_in(node_entries(params["nodes_dir"])), import_failures(journal), classes)
     result["nodes"] = rows
     return problems
@@ -319,7 +323,7 @@ def check_models(comfyui, params, result):
         links = symlinks_below(models_dir) if os.path.isdir(models_dir) else []
     links = [link for link in links if link != MODEL_RECORD]
     expected = expected_by_folder(links)
-    listed = dict((folder, comfyui.get("/models/" + quote(folder))) for folder in expected)
+    listed = dict((folder, comfyui.models(folder)) for folder in expected)
     rows, lines, problems = compare_models(expected, listed, broken_links(models_dir, links))
     result["models"], result["model_lines"] = rows, lines
     return problems
@@ -332,7 +336,7 @@ def run_checks(module, params, result):
     if not params["url"]:
         return problems
     comfyui = ComfyUI(params["url"])
-    unit = Unit(module, params["unit"]) if params["unit"] else None
+    unit = Unit(params["unit"]) if params["unit"] else None
     result["system_stats"] = wait_for_comfyui(comfyui, unit, params["wait_timeout"])
     if unit:
         result["unit"] = unit.state()
@@ -362,13 +366,11 @@ def main():
     )
     params = module.params
     result = {"changed": False, "problems": []}
-    unit = Unit(module, params["unit"]) if params["unit"] else None
+    unit = Unit(params["unit"]) if params["unit"] else None
     try:
         result["problems"] = run_checks(module, params, result)
-    except CheckFailed as error:
+    except (CheckFailed, HttpFailure) as error:
         result["problems"].append(str(error))
-    except REQUEST_ERRORS as error:
-        result["problems"].append("asking ComfyUI at %s failed: %s" % (params["url"], error))
     if result["problems"] and unit and params["url"]:
         result["unit"] = unit.state()
         result["journal_tail"] = unit.tail(params["journal_lines"])

@@ -42,17 +42,15 @@ options:
       - V(12) is the app's own rule for a new password on its settings page.
     type: int
     default: 12
-  owner:
-    description: User that owns the file (name or uid); the app's service account, which reads it (and rewrites it
-      when a teacher changes the password on the settings page).
-    type: str
-  group:
-    description: Group of the file (name or gid).
-    type: str
   mode:
-    description: The file's mode, as octal text such as V('0600') (or a YAML octal number).
+    description:
+      - The file's permission bits as quoted text such as V('0600'); a YAML number and setuid, setgid or sticky bits
+        are refused. O(owner) is the app's service account, which reads the file (and rewrites it when a teacher
+        changes the password on the settings page).
     type: raw
     default: '0600'
+extends_documentation_fragment:
+  - ai4artsed.devserver.owned_file
 attributes:
   check_mode:
     support: full
@@ -113,12 +111,9 @@ from ansible_collections.ai4artsed.devserver.plugins.module_utils.app_password i
     plan,
 )
 from ansible_collections.ai4artsed.devserver.plugins.module_utils.owned_file import (
-    attributes_differ,
-    parse_mode,
-    read_text,
-    resolve_ids,
-    set_attributes,
-    write_text,
+    FILE_OPTIONS,
+    update_file,
+    wanted_attributes,
 )
 
 # What diff mode shows: which password the hash belongs to, never the hash.
@@ -128,38 +123,31 @@ OTHER = "(a hash that does not verify the given password)\n"
 
 def main():
     module = AnsibleModule(
-        argument_spec={
+        argument_spec=dict(FILE_OPTIONS, **{
             "path": {"type": "path", "required": True},
             "password": {"type": "str", "required": True, "no_log": True},
             "min_length": {"type": "int", "default": 12},
-            "owner": {"type": "str"},
-            "group": {"type": "str"},
             "mode": {"type": "raw", "default": "0600"},
-        },
+        }),
         supports_check_mode=True,
     )
     path = os.path.abspath(module.params["path"])
     password = module.params["password"]
+    decision = {}
+
+    def hashed_text(stored):
+        decision["write"], decision["reason"] = plan(stored, password, path)
+        return hash_password(password) if decision["write"] else stored
+
     try:
         check_new_password(password, module.params["min_length"])
-        mode = parse_mode(module.params["mode"])
-        uid, gid = resolve_ids(module.params["owner"], module.params["group"])
-        stored = read_text(path, "a password hash")
+        stored, _after, changed = update_file(path, "a password hash", hashed_text, wanted_attributes(module.params),
+                                              module.check_mode)
     except ValueError as error:
         module.fail_json(msg=str(error), path=path)
-    write, reason = plan(stored, password)
-    changed = write
-    try:
-        if write and not module.check_mode:
-            write_text(path, hash_password(password), mode, uid, gid)
-        elif not write and attributes_differ(path, mode, uid, gid):
-            changed, reason = True, ALREADY_SET + "; owner, group or mode corrected"
-            if not module.check_mode:
-                set_attributes(path, mode, uid, gid)
-    except ValueError as error:
-        module.fail_json(msg=str(error), path=path)
-    except OSError as error:
-        module.fail_json(msg="%s: its owner, group or mode cannot be set: %s" % (path, error), path=path)
+    write, reason = decision["write"], decision["reason"]
+    if changed and not write:
+        reason = ALREADY_SET + "; owner, group or mode corrected"
     result = {"changed": changed, "path": path, "reason": reason}
     if module._diff:
         before = "" if stored is None else (GIVEN if not write else OTHER)

@@ -22,6 +22,7 @@ description:
   - Values compare as JSON values, type-strict (V(true) is not V(1), V(1) is not V(1.0)); the file is written only
     when a value changes, keeping the file's key order and appending new keys. It is written as the app writes it
     (two-space indent, no final newline), atomically (a temporary file and a rename).
+  - A real run holds the file's lock from reading to writing, so two runs on one file never lose an update.
   - A missing file is created; its folder (the app's C(devserver/)) must exist.
   - A file that is not a JSON object (empty, invalid JSON, a list) fails the task, naming the file and the problem,
     and is left as it is.
@@ -40,16 +41,14 @@ options:
       - Models served by Ollama carry the app's C(local/) prefix, for example C(local/mistral-nemo).
     type: dict
     required: true
-  owner:
-    description: User that owns the file (name or uid); the app's service account, which must be able to rewrite it.
-    type: str
-  group:
-    description: Group of the file (name or gid).
-    type: str
   mode:
-    description: The file's mode, as octal text such as V('0640') (or a YAML octal number).
+    description:
+      - The file's permission bits as quoted text such as V('0640'); a YAML number and setuid, setgid or sticky bits
+        are refused. O(owner) must be able to rewrite the file (the app's settings page does).
     type: raw
     default: '0640'
+extends_documentation_fragment:
+  - ai4artsed.devserver.owned_file
 attributes:
   check_mode:
     support: full
@@ -128,49 +127,35 @@ from ansible_collections.ai4artsed.devserver.plugins.module_utils.app_settings i
     parse_settings,
 )
 from ansible_collections.ai4artsed.devserver.plugins.module_utils.owned_file import (
-    attributes_differ,
-    parse_mode,
-    read_text,
-    resolve_ids,
-    set_attributes,
-    write_text,
+    FILE_OPTIONS,
+    update_file,
+    wanted_attributes,
 )
 
 
 def main():
     module = AnsibleModule(
-        argument_spec={
+        argument_spec=dict(FILE_OPTIONS, **{
             "path": {"type": "path", "required": True},
             "settings": {"type": "dict", "required": True},
-            "owner": {"type": "str"},
-            "group": {"type": "str"},
             "mode": {"type": "raw", "default": "0640"},
-        },
+        }),
         supports_check_mode=True,
     )
     path = os.path.abspath(module.params["path"])
-    try:
-        mode = parse_mode(module.params["mode"])
-        uid, gid = resolve_ids(module.params["owner"], module.params["group"])
-        before = read_text(path, "the app's settings")
+    merge = {}
+
+    def merged_text(before):
         current = parse_settings(before, path) if before is not None else OrderedDict()
-    except ValueError as error:
-        module.fail_json(msg=str(error), path=path)
-    merged, set_keys, kept_keys = merge_settings(current, module.params["settings"])
-    after = dump_settings(merged) if set_keys or before is None else before
-    changed = after != before
+        merge["settings"], merge["set_keys"], merge["kept_keys"] = merge_settings(current, module.params["settings"])
+        return dump_settings(merge["settings"]) if merge["set_keys"] or before is None else before
+
     try:
-        if changed and not module.check_mode:
-            write_text(path, after, mode, uid, gid)
-        elif before is not None and attributes_differ(path, mode, uid, gid):
-            changed = True
-            if not module.check_mode:
-                set_attributes(path, mode, uid, gid)
+        before, after, changed = update_file(path, "the app's settings", merged_text, wanted_attributes(module.params),
+                                             module.check_mode)
     except ValueError as error:
         module.fail_json(msg=str(error), path=path)
-    except OSError as error:
-        module.fail_json(msg="%s: its owner, group or mode cannot be set: %s" % (path, error), path=path)
-    result = {"changed": changed, "path": path, "settings": merged, "set_keys": set_keys, "kept_keys": kept_keys}
+    result = dict(merge, changed=changed, path=path)
     if module._diff:
         result["diff"] = {"before": before or "", "after": after, "before_header": path, "after_header": path}
     module.exit_json(**result)

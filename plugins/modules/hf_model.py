@@ -153,6 +153,7 @@ options:
     description:
       - Batch form. Each entry takes the keys O(repo_id), O(filename), O(allow_patterns), O(revision),
         O(repo_type), O(dest), O(sha256), O(size) and O(state); missing keys take the module's options.
+      - An entry with a C(token) key is refused, without showing the value; the token goes in O(token).
     type: list
     elements: dict
   max_workers:
@@ -341,7 +342,7 @@ from ansible_collections.ai4artsed.devserver.plugins.module_utils.hf_plan import
 from ansible_collections.ai4artsed.devserver.plugins.module_utils.hf_preflight import check_token
 from ansible_collections.ai4artsed.devserver.plugins.module_utils.hf_progress import progress_path
 from ansible_collections.ai4artsed.devserver.plugins.module_utils.hf_record import default_state_dir
-from ansible_collections.ai4artsed.devserver.plugins.module_utils.hf_token import token_option
+from ansible_collections.ai4artsed.devserver.plugins.module_utils.hf_token import token_option, tokens_in_files
 
 SINGLE_FILE_KEYS = ("dest", "action", "commit", "sha256", "size", "resumed_from", "range_ignored", "archived_to")
 
@@ -386,6 +387,10 @@ def main():
         directory_args = dict(file_args, path=path, mode=None)
         module.set_fs_attributes_if_different(directory_args, False)
 
+    secrets, refusal = tokens_in_files(params["files"])
+    module.no_log_values.update(secrets)  # before failing: msg and invocation must not show them
+    if refusal:
+        module.fail_json(msg=refusal, error_kind="invalid")
     try:
         check_token(params["token"])
     except HfModelError as error:

@@ -41,14 +41,14 @@ options:
     type: path
     aliases: [report_path]
 extends_documentation_fragment:
-  - ansible.builtin.files
+  - ai4artsed.devserver.owned_file
 attributes:
   check_mode:
     support: full
     description: Reads the cache the same in check mode, and says whether O(dest) would change without writing it.
   diff_mode:
     support: full
-    description: The report's old and new text at O(dest).
+    description: The report's old and new text at O(dest), only in diff mode.
 seealso:
   - module: ai4artsed.devserver.model_storage_report
   - name: olah
@@ -147,20 +147,18 @@ mirror_cache:
       elements: dict
 """
 
-import os
-
 from ansible.module_utils.basic import AnsibleModule
+from ansible_collections.ai4artsed.devserver.plugins.module_utils.owned_file import FILE_OPTIONS
 from ansible_collections.ai4artsed.devserver.plugins.module_utils.mirror_cache import markdown, scan_cache
 from ansible_collections.ai4artsed.devserver.plugins.module_utils.report_file import write_report
 
 
 def main():
     module = AnsibleModule(
-        argument_spec={
+        argument_spec=dict(FILE_OPTIONS, **{
             "cache_dir": {"type": "path", "required": True},
             "dest": {"type": "path", "aliases": ["report_path"]},
-        },
-        add_file_common_args=True,
+        }),
         supports_check_mode=True,
     )
     params = module.params
@@ -171,11 +169,10 @@ def main():
     text = markdown(report)
     result = {"changed": False, "mirror_cache": report, "markdown": text}
     if params["dest"]:
-        folder = os.path.dirname(params["dest"]) or "."
-        if not os.path.isdir(folder):
-            module.fail_json(msg="dest %s: the folder %s does not exist; create it first (the report was not written)"
-                             % (params["dest"], folder))
-        result.update(write_report(module, params["dest"], text, prefix='.mirror-report.'))
+        try:
+            result.update(write_report(module, params["dest"], text))
+        except ValueError as error:
+            module.fail_json(msg=str(error))
     module.exit_json(**result)
 
 

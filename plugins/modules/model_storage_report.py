@@ -57,14 +57,14 @@ options:
       - Where to write the report. Not written when absent.
     type: path
 extends_documentation_fragment:
-  - ansible.builtin.files
+  - ai4artsed.devserver.owned_file
 attributes:
   check_mode:
     support: full
     description: Reads the store the same in check mode, and says whether O(dest) would change without writing it.
   diff_mode:
     support: full
-    description: The report's old and new text at O(dest).
+    description: The report's old and new text at O(dest), only in diff mode.
 seealso:
   - module: ai4artsed.devserver.model_manifest
   - module: ai4artsed.devserver.model_links
@@ -134,21 +134,21 @@ unmanaged:
 """
 
 from ansible.module_utils.basic import AnsibleModule
+from ansible_collections.ai4artsed.devserver.plugins.module_utils.owned_file import FILE_OPTIONS
 from ansible_collections.ai4artsed.devserver.plugins.module_utils.report_file import write_report
 from ansible_collections.ai4artsed.devserver.plugins.module_utils.storage_report import markdown, store_report
 
 
 def main():
     module = AnsibleModule(
-        argument_spec={
+        argument_spec=dict(FILE_OPTIONS, **{
             "store_root": {"type": "path", "required": True},
             "comfyui_root": {"type": "path"},
             "archive_root": {"type": "path"},
             "listed": {"type": "dict"},
             "listed_prefixes": {"type": "dict"},
             "dest": {"type": "path"},
-        },
-        add_file_common_args=True,
+        }),
         supports_check_mode=True,
     )
     params = module.params
@@ -157,9 +157,11 @@ def main():
     text = markdown(report)
     result = dict(report, changed=False, markdown=text)
     if params["dest"]:
-        result.update(write_report(module, params["dest"], text, prefix='.storage-report.'))
+        try:
+            result.update(write_report(module, params["dest"], text))
+        except ValueError as error:
+            module.fail_json(msg=str(error))
     module.exit_json(**result)
-
 
 if __name__ == "__main__":
     main()

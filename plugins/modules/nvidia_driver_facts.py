@@ -188,7 +188,11 @@ facts:
   returned: always
   type: dict
 problems:
-  description: What is wrong with the running driver; empty when every GPU works with the open module.
+  description:
+    - What is wrong with the running driver; empty when every GPU works with the open module.
+    - Also, first and whatever the plan, what could not be read; a command that ran over its 30 second timeout (a hung
+      C(nvidia-smi)), C(nvidia-smi) exiting with an error (C(No devices were found)), and each line of its answer
+      that is not a GPU in the module's query. These are reported, not failed, and leave their facts empty.
   returned: always
   type: list
   elements: str
@@ -199,10 +203,13 @@ import os
 
 from ansible.module_utils.basic import AnsibleModule
 from ansible_collections.ai4artsed.devserver.plugins.module_utils import nvidia, nvidia_facts
+from ansible_collections.ai4artsed.devserver.plugins.module_utils.bounded_run import CommandTimedOut
+from ansible_collections.ai4artsed.devserver.plugins.module_utils.bounded_run import run as run_bounded
 
 PACKAGE_PATTERNS = ["nvidia-*", "libnvidia-*", "cuda-*", "linux-modules-nvidia-*", "linux-headers-*",
                     "build-essential", "dkms"]
 APT_SOURCES = ["/etc/apt/sources.list", "/etc/apt/sources.list.d"]
+COMMAND_TIMEOUT = 30  # nvidia-smi hangs when the driver is wedged; that is a finding, not a hung task
 
 
 class Gatherer(object):
@@ -210,12 +217,18 @@ class Gatherer(object):
 
     def __init__(self, module):
         self.module = module
+        self.findings = []  # commands that hung or failed in a way worth telling
 
     def run(self, *argv):
+        """(rc, output) of a command; (None, "") when it is not installed or ran over COMMAND_TIMEOUT."""
         binary = self.module.get_bin_path(argv[0])
         if not binary:
             return None, ""
-        rc, out, err = self.module.run_command([binary] + list(argv[1:]))
+        try:
+            rc, out, err = run_bounded([binary] + list(argv[1:]), COMMAND_TIMEOUT)
+        except CommandTimedOut as error:
+            self.findings.append("%s Its facts are left out; is the driver hung (see `dmesg`)?" % error)
+            return None, ""
         return rc, out + err
 
     def read(self, path):
@@ -235,6 +248,8 @@ class Gatherer(object):
     def smi_output(self):
         rc, out = self.run("nvidia-smi", "--query-gpu=" + ",".join(nvidia_facts.SMI_FIELDS),
                            "--format=csv,noheader,nounits")
+        if rc not in (0, None):  # "No devices were found" (6), "couldn't communicate with the NVIDIA driver" (9)
+            self.findings.append("nvidia-smi exited with %d: %s" % (rc, out.strip() or "(no output)"))
         return out if rc == 0 else None
 
     def modinfo(self, field):
@@ -314,7 +329,7 @@ def gather(module, settings):
         facts["candidates"] = host.candidates(first["missing_packages"])
     if "repository_files" not in override:
         facts["repository_files"] = host.repository_files(first["repository"].get("url", ""))
-    return facts
+    return facts, host.findings + nvidia_facts.smi_findings(facts["smi_output"])
 
 
 def main():
@@ -340,7 +355,7 @@ def main():
         supports_check_mode=True,
     )
     settings = dict((key, module.params[key]) for key in nvidia.SETTINGS)
-    facts = gather(module, settings)
+    facts, findings = gather(module, settings)
     try:
         the_plan = nvidia.plan(facts, settings)
         problems = nvidia.verify(facts, settings) if the_plan["action"] == "install" else []
@@ -353,7 +368,7 @@ def main():
         ansible_facts={"nvidia_driver_gpus": gpus, "nvidia_driver_state": the_plan["state"]},
         plan=the_plan,
         facts=facts,
-        problems=problems,
+        problems=findings + problems,
     )
 
 

@@ -30,7 +30,10 @@ description:
     A name the registry does not know means checking it on U(https://ollama.com/library). A registry that
     cannot be reached (DNS, route, proxy) means setting C(HTTPS_PROXY) for the ollama service. A full disk
     is reported with its folder (C(OLLAMA_MODELS)) and how much the model needs.
-  - Uses Ansible's own HTTP helper, so nothing needs to be installed on the host; no proxy is used to reach O(host).
+  - Uses the collection's bounded HTTP layer (Python's standard library), so nothing needs to be installed on the
+    host; no proxy is used to reach O(host). C(show) and C(delete) answers are read within a total deadline and
+    at most 1 MiB; a pull's stream line by line, at most 1 MiB a line. An answer that is not Ollama's (HTML, JSON
+    of the wrong shape, too large) fails naming the URL and what was wrong.
 author:
   - AI4ArtsEd DevServer team (@ai4artsed)
 options:
@@ -38,6 +41,7 @@ options:
     description:
       - The model, as C([host/][namespace/]model[:tag]), for example C(gpt-oss:20b) or C(llama3.2-vision).
       - Compared case-insensitively; a name without a tag means C(:latest).
+      - A name with a control character (a line break, tab or NUL, say from a file or template) is refused.
     type: str
     required: true
   state:
@@ -48,14 +52,18 @@ options:
     default: present
   host:
     description:
-      - Ollama's base URL (the service's C(OLLAMA_HOST)).
+      - Ollama's base URL (the service's C(OLLAMA_HOST)), C(http://) or C(https://); any other scheme, such as
+        C(file://), is refused before anything is asked.
+      - A password in it (C(http://user:password@host:11434)) is sent as basic auth and shown as C(********) in
+        every message and result.
     type: str
     default: http://127.0.0.1:11434
   timeout:
     description:
-      - Seconds the whole pull may take, and the longest Ollama may stay silent during it. A pull that runs out
-        of time fails; re-running the task resumes it.
-      - C(show) and C(delete) requests wait at most 60 seconds, or O(timeout) when that is shorter.
+      - Seconds the whole pull may take, and the longest Ollama may stay silent during it (each read of the
+        stream). A pull that runs out of time fails; re-running the task resumes it.
+      - C(show) and C(delete) requests must be answered completely within 60 seconds, or O(timeout) when that is
+        shorter, so a server that sends a byte now and then cannot keep them alive longer.
     type: int
     default: 3600
   insecure:
@@ -169,23 +177,25 @@ msg:
 error_kind:
   description:
     - On failure, the cause, one of C(invalid_name), C(server_not_running), C(server_unreachable), C(http_error),
-      C(unknown_model), C(registry_unreachable), C(disk_full), C(incomplete), C(timeout), C(pull_error), C(protocol).
+      C(unknown_model), C(registry_unreachable), C(disk_full), C(incomplete), C(timeout), C(pull_error), C(protocol),
+      C(invalid_option).
   returned: on failure
   type: str
   sample: registry_unreachable
 """
 
 import time
+from urllib.parse import urlsplit
 
 from ansible.module_utils.basic import AnsibleModule
 
+from ansible_collections.ai4artsed.devserver.plugins.module_utils.bounded_http import HttpFailure, check_url
 from ansible_collections.ai4artsed.devserver.plugins.module_utils.disk import human_bytes
 from ansible_collections.ai4artsed.devserver.plugins.module_utils.ollama_api import (
     DEFAULT_HOST,
     REQUEST_TIMEOUT,
     OllamaClient,
     OllamaError,
-    lines,
 )
 from ansible_collections.ai4artsed.devserver.plugins.module_utils.ollama_names import (
     InvalidModelName,
@@ -215,16 +225,14 @@ def pull(client, name, registry, params, result):
     deadline = time.monotonic() + params["timeout"]
     try:
         try:
-            response = client.pull(name, params["insecure"], timeout=params["timeout"])
+            answer_stream = client.pull(name, params["insecure"], idle=params["timeout"])
         except OllamaError as error:
             # An error before the stream began (an HTTP status with Ollama's {"error"}), same causes as inside it.
             if error.error is None:
                 raise TaskFailed(str(error), error.kind)
             raise classify_error(error.error, name, registry, progress)
-        try:
-            follow_pull(lines(response), progress, name, registry, deadline=deadline)
-        finally:
-            response.close()
+        with answer_stream:
+            follow_pull(answer_stream.lines(), progress, name, registry, deadline=deadline)
     except PullFailed as failure:
         raise TaskFailed(str(failure), failure.kind)
     finally:
@@ -278,6 +286,13 @@ def main():
         supports_check_mode=True,
     )
     params = module.params
+    password = urlsplit(params["host"]).password
+    if password:
+        module.no_log_values.add(password)  # masked in every message and in the invocation
+    try:
+        check_url(params["host"])
+    except HttpFailure as error:
+        module.fail_json(msg="The host option %s" % error, error_kind="invalid_option")
     if params["timeout"] <= 0:
         module.fail_json(msg="timeout must be a positive number of seconds, not %d." % params["timeout"],
                          error_kind="invalid_option")

@@ -23,6 +23,7 @@ description:
     becomes exactly O(settings) (keys not named there are removed; comments of the keys that stay are kept), as
     for C(Data/Backends.fds) with one backend; it is written only when the data differs by value.
   - A missing file is created; its folder must exist (SwarmUI's C(Data/) folder).
+  - A real run holds the file's lock from reading to writing, so two runs on one file never lose an update.
   - A file that is not valid FDS fails the task, naming the line, and is left as it is.
   - The FDS reading and writing is C(module_utils/fds), the value comparison C(module_utils/fds_settings).
 author:
@@ -47,7 +48,7 @@ options:
     type: bool
     default: false
 extends_documentation_fragment:
-  - ansible.builtin.files
+  - ai4artsed.devserver.owned_file
 attributes:
   check_mode:
     support: full
@@ -60,8 +61,7 @@ attributes:
     platforms: posix
     description: Runs on the POSIX hosts this collection provisions (Debian and Ubuntu).
 notes:
-  - Writing goes through a temporary file in the same folder and a rename; an existing file keeps its owner and mode
-    unless O(owner), O(group) or O(mode) say otherwise.
+  - An existing file keeps its owner and mode unless O(owner), O(group) or O(mode) say otherwise.
   - FDS does not unescape list items, so a list item cannot start or end with a space or hold a tab or newline.
   - Complex list items (C(>) lines) are not supported; such a file fails the task unchanged.
 seealso:
@@ -120,70 +120,54 @@ changes:
 """
 
 import os
-import tempfile
 
 from ansible.module_utils.basic import AnsibleModule
 from ansible_collections.ai4artsed.devserver.plugins.module_utils.fds import FDSError, Section, dump, parse
 from ansible_collections.ai4artsed.devserver.plugins.module_utils.fds_settings import apply_settings
+from ansible_collections.ai4artsed.devserver.plugins.module_utils.owned_file import (
+    FILE_OPTIONS,
+    update_file,
+    wanted_attributes,
+)
 
 UNCHANGED = "nothing was changed; fix or move the file"
 
 
-def read_file(module, path):
-    """The file's text, or None when it does not exist; fails when it cannot be read as UTF-8 text."""
-    if not os.path.exists(path):
-        folder = os.path.dirname(path) or "."
-        if not os.path.isdir(folder):
-            module.fail_json(msg="%s: the folder %s does not exist; create it first (SwarmUI's Data/ folder), "
-                                 "nothing was changed" % (path, folder), path=path, changes=[])
-        return None
-    try:
-        with open(path, "rb") as handle:
-            return handle.read().decode("utf-8")
-    except UnicodeDecodeError as error:
-        module.fail_json(msg="%s is not UTF-8 text (%s); %s" % (path, error, UNCHANGED), path=path, changes=[])
-    except (IOError, OSError) as error:
-        module.fail_json(msg="%s cannot be read: %s; nothing was changed" % (path, error), path=path, changes=[])
-
-
-def write_file(module, path, text):
-    """Write text atomically; an existing file keeps its owner and mode (atomic_move copies them)."""
-    try:
-        descriptor, temporary = tempfile.mkstemp(prefix="." + os.path.basename(path) + ".", dir=os.path.dirname(path))
-        with os.fdopen(descriptor, "wb") as handle:
-            handle.write(text.encode("utf-8"))
-    except (IOError, OSError) as error:
-        module.fail_json(msg="%s cannot be written: %s; nothing was changed" % (path, error), path=path, changes=[])
-    module.atomic_move(temporary, path, unsafe_writes=module.params["unsafe_writes"])
+def settings_text(path, settings, exclusive, changes):
+    """new_text for update_file: the file's text with the wanted settings (FDSError and ValueError say why not)."""
+    def new_text(before):
+        try:
+            tree = parse(before) if before is not None else Section()
+        except FDSError as error:
+            raise ValueError("%s %s; %s" % (path, error, UNCHANGED))
+        try:
+            wanted, found = apply_settings(tree, settings, exclusive)
+            text = dump(wanted) if found or before is None else before
+        except ValueError as error:
+            raise ValueError("%s: %s; nothing was changed" % (path, error))
+        changes.extend(found)
+        return text
+    return new_text
 
 
 def main():
     module = AnsibleModule(
-        argument_spec={
+        argument_spec=dict(FILE_OPTIONS, **{
             "path": {"type": "path", "required": True},
             "settings": {"type": "dict", "required": True},
             "exclusive": {"type": "bool", "default": False},
-        },
-        add_file_common_args=True,
+        }),
         supports_check_mode=True,
     )
     path = os.path.abspath(module.params["path"])
-    before = read_file(module, path)
+    changes = []
     try:
-        tree = parse(before) if before is not None else Section()
-    except FDSError as error:
-        module.fail_json(msg="%s %s; %s" % (path, error, UNCHANGED), path=path, changes=[], line=error.line_number)
-    try:
-        wanted, changes = apply_settings(tree, module.params["settings"], module.params["exclusive"])
-        after = dump(wanted) if changes or before is None else before
+        before, after, changed = update_file(
+            path, "SwarmUI's settings", settings_text(path, module.params["settings"], module.params["exclusive"],
+                                                      changes),
+            wanted_attributes(module.params), module.check_mode)
     except ValueError as error:
-        module.fail_json(msg="%s: %s; nothing was changed" % (path, error), path=path, changes=[])
-    changed = after != before
-    if changed and not module.check_mode:
-        write_file(module, path, after)
-    if os.path.exists(path):
-        changed = module.set_fs_attributes_if_different(module.load_file_common_arguments(module.params, path=path),
-                                                        changed)
+        module.fail_json(msg=str(error), path=path, changes=[])
     result = {"changed": changed, "changes": changes, "path": path}
     if module._diff:
         result["diff"] = {"before": before or "", "after": after, "before_header": path, "after_header": path}

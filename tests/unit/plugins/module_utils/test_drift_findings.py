@@ -3,6 +3,7 @@
 import pytest
 
 from ansible_collections.ai4artsed.devserver.plugins.module_utils.drift_findings import (
+    HIDDEN,
     compact,
     describe,
     finding,
@@ -129,3 +130,38 @@ def test_no_findings_is_no_drift():
 
     assert text == "no drift on ws\n"
     assert not has_drift(text)
+
+
+SECRET = "hunter2-5d41402abc"
+
+# (case, module, task name, module args, result, state, category) of tasks with no_log, a secret in each
+NO_LOG_CASES = [
+    ("a debug message", "ansible.builtin.debug", "Secrets | Report the token",
+     {"msg": "token " + SECRET}, {"changed": True, "msg": "token " + SECRET}, "would change", "other"),
+    ("a command line", "ansible.builtin.command", "Secrets | Log in", {"_raw_params": "login --token " + SECRET},
+     {"changed": True, "cmd": ["login", "--token", SECRET], "stdout": SECRET}, "would change", "other"),
+    ("a failed request", "ansible.builtin.uri", "Secrets | Ask the API", {"url": "http://h/?token=" + SECRET},
+     {"failed": True, "msg": "refused: http://h/?token=" + SECRET, "url": "http://h/?token=" + SECRET}, "failed",
+     "other"),
+    ("a file whose name and diff hold it", "ansible.builtin.copy", "Secrets | Write the key file",
+     {"dest": "/k/" + SECRET}, {"changed": True, "dest": "/k/" + SECRET,
+                                "diff": [{"before": {"content": ""}, "after": {"content": SECRET}}]},
+     "would change", "files"),
+]
+
+
+@pytest.mark.parametrize("case, module, task, args, result, state, category", NO_LOG_CASES,
+                         ids=[c[0] for c in NO_LOG_CASES])
+def test_a_no_log_finding_keeps_its_task_and_hides_the_rest(case, module, task, args, result, state, category):
+    item = finding("ws", "vault_user", task, module, args, result, state, no_log=True)
+
+    assert item == {"host": "ws", "role": "vault_user", "task": task, "category": category, "where": [],
+                    "detail": HIDDEN, "state": state}
+    assert SECRET not in format_report([item], ["ws"])
+
+
+def test_an_unreachable_no_log_task_hides_the_message():
+    item = unreachable("ws", "Secrets | Log in", "ssh: no route to " + SECRET, no_log=True)
+
+    assert item["detail"] == "unreachable: " + HIDDEN
+    assert SECRET not in format_report([item], ["ws"])

@@ -102,32 +102,3 @@ def test_record_folder_made_by_a_parallel_download_is_no_error(tmp_path, monkeyp
     monkeypatch.undo()
     assert json.loads((folder / "ae.safetensors.json").read_text()) == {"sha256": "x"}
     assert os.listdir(str(folder)) == ["ae.safetensors.json"]
-
-
-@pytest.mark.parametrize(("mode", "expected"), [(0o600, 0o600), (0o640, 0o640), (None, 0o644)],
-                         ids=["secret", "group-readable", "as open() would"])
-def test_write_text_atomically_gives_the_new_file_its_mode_before_anyone_can_read_it(tmp_path, monkeypatch, mode, expected):
-    path = tmp_path / "settings_password.key"
-    path.write_text("old")
-    path.chmod(0o666)
-    seen = []
-    real_replace = os.replace
-
-    def replace_and_look(source, target):  # the temporary file's mode just before it takes the name
-        seen.append(stat.S_IMODE(os.stat(source).st_mode))
-        real_replace(source, target)
-
-    monkeypatch.setattr(fileutil.os, "replace", replace_and_look)
-    old_umask = os.umask(0o022)
-    try:
-        fileutil.write_text_atomically(str(path), "new", mode=mode, uid=os.getuid(), gid=os.getgid())
-    finally:
-        os.umask(old_umask)
-    assert path.read_text() == "new" and seen == [expected] and stat.S_IMODE(path.stat().st_mode) == expected
-    assert os.listdir(str(tmp_path)) == ["settings_password.key"]
-
-
-def test_write_text_atomically_into_a_missing_folder_fails_and_creates_nothing(tmp_path):
-    with pytest.raises(FileNotFoundError):
-        fileutil.write_text_atomically(str(tmp_path / "devserver" / "user_settings.json"), "{}")
-    assert os.listdir(str(tmp_path)) == []

@@ -34,9 +34,21 @@ def test_parse_smi_of_nothing_is_no_gpu(text):
     assert nvidia_facts.parse_smi(text) == []
 
 
-def test_parse_smi_refuses_an_unexpected_shape():
-    with pytest.raises(ValueError, match="expected the fields"):
-        nvidia_facts.parse_smi("NVIDIA-SMI has failed because it couldn't communicate with the NVIDIA driver")
+UNREADABLE = [
+    "No devices were found",
+    "NVIDIA-SMI has failed because it couldn't communicate with the NVIDIA driver",
+    fixture("smi-h100-other-query.csv").strip(),  # a real H100 host's line of another query
+    "NVIDIA H100 80GB HBM3, 580.95.05, [N/A], 00000000:18:00.0",
+]
+
+
+@pytest.mark.parametrize("line", UNREADABLE)
+def test_a_line_parse_smi_cannot_read_is_a_finding_not_an_error(line):
+    text = line + "\n" + fixture("smi-h100-x4.csv")
+    assert len(nvidia_facts.parse_smi(text)) == 4
+    assert nvidia_facts.smi_findings(text) == [
+        "nvidia-smi printed %r, which is not a GPU as name, driver_version, memory.total, pci.bus_id; "
+        "check `nvidia-smi` by hand" % line]
 
 
 @pytest.mark.parametrize(

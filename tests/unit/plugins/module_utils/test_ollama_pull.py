@@ -1,10 +1,9 @@
 """The pull stream turned into progress, a short log and actionable failures (ollama_pull)."""
 
 import json
-import socket
 
 import pytest
-from ansible.module_utils.six.moves import http_client
+from ansible_collections.ai4artsed.devserver.plugins.module_utils.bounded_http import HttpFailure
 
 from ansible_collections.ai4artsed.devserver.plugins.module_utils.hf_progress import job_status
 from ansible_collections.ai4artsed.devserver.plugins.module_utils.ollama_pull import (
@@ -141,9 +140,11 @@ def broken_after(lines, error):
 
 
 @pytest.mark.parametrize("error, kind, says", [
-    (http_client.IncompleteRead(b""), "incomplete", "the connection to Ollama broke (IncompleteRead"),
-    (ConnectionResetError(104, "Connection reset by peer"), "incomplete", "Connection reset by peer"),
-    (socket.timeout("timed out"), "timeout", "Ollama sent nothing for the whole timeout"),
+    # what bounded_http's Stream.lines raises
+    (HttpFailure("POST http://h/api/pull: the connection broke after 310 bytes of the answer (IncompleteRead)",
+                 "broken"), "incomplete", "the connection to Ollama broke (POST http://h/api/pull: the connection"),
+    (HttpFailure("POST http://h/api/pull: sent nothing for 60 s (after 310 bytes)", "idle"), "timeout",
+     "Ollama sent nothing for the whole timeout"),
 ])
 def test_a_cut_connection_fails_and_says_a_rerun_resumes(error, kind, says):
     progress = PullProgress("gpt-oss:20b")

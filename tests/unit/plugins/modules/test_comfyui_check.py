@@ -13,9 +13,10 @@ import threading
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 
 import pytest
-from ansible.module_utils.basic import AnsibleModule
 
+from ansible_collections.ai4artsed.devserver.plugins.module_utils import comfyui
 from ansible_collections.ai4artsed.devserver.plugins.modules import comfyui_check
+from helpers.hostile_http import HostileServer, answer, drip, html_answer, json_answer
 from helpers.module_runner import run_module
 
 FOLDER_KEYS = ("checkpoints", "text_encoders", "diffusion_models", "vae", "loras")
@@ -176,19 +177,19 @@ def test_no_answer_within_the_timeout_fails(capsys, install):
 
 
 def fake_systemd(monkeypatch, show, journal, tail):
-    """systemctl show / journalctl answers, as the host would give them."""
+    """systemctl show / journalctl answers, as the host would give them; other commands run for real."""
     calls = []
+    real_run = comfyui_check.run_bounded
 
-    def run_command(self, argv, **kwargs):
+    def run(argv, timeout):
         calls.append(argv)
         if argv[0] == "systemctl":
             return 0, show, ""
         if argv[0] == "journalctl":
             return 0, tail if "-n" in argv and "-o" not in argv else journal, ""
-        return AnsibleModule.__dict__["_real_run_command"](self, argv, **kwargs)
+        return real_run(argv, timeout)
 
-    monkeypatch.setattr(AnsibleModule, "_real_run_command", AnsibleModule.run_command, raising=False)
-    monkeypatch.setattr(AnsibleModule, "run_command", run_command)
+    monkeypatch.setattr(comfyui_check, "run_bounded", run)
     return calls
 
 
@@ -245,3 +246,50 @@ def test_a_missing_venv_is_a_problem(capsys, tmp_path):
 def test_nodes_dir_needs_a_url(capsys, install):
     failed, result = run_module(capsys, comfyui_check, {"nodes_dir": str(install / "custom_nodes")})
     assert failed and "url" in result["msg"]
+
+
+STATS = {"system": {"comfyui_version": "0.3.64"}, "devices": []}
+BAD_ANSWERS = [
+    # (routes, what the message says): an answer that arrived is never "did not answer"
+    ({"/system_stats": html_answer()}, "GET {url}/system_stats answered HTML (text/html), not JSON: <!DOCTYPE html>"),
+    ({"/system_stats": json_answer(["not", "stats"])},
+     "GET {url}/system_stats answered JSON of the wrong shape: expected an object with key 'system', got a list"),
+    ({"/system_stats": json_answer(STATS), "/object_info": answer(500, b"Internal Server Error\nTraceback ...")},
+     "GET {url}/object_info answered HTTP 500: Internal Server Error"),
+    ({"/system_stats": json_answer(STATS), "/object_info": json_answer([1, 2])},
+     "GET {url}/object_info answered JSON of the wrong shape: expected an object, got a list"),
+    ({"/system_stats": json_answer(STATS), "/object_info": json_answer({}), "/models/checkpoints": html_answer()},
+     "GET {url}/models/checkpoints answered HTML (text/html), not JSON"),
+]
+
+
+@pytest.mark.parametrize("routes, says", BAD_ANSWERS)
+def test_a_bad_answer_fails_saying_what_was_wrong_and_where(capsys, install, routes, says):
+    with HostileServer(routes) as server:
+        failed, result = run_module(capsys, comfyui_check, args(server.url, install, wait_timeout=1))
+    assert failed
+    assert says.format(url=server.url) in result["msg"]
+    assert "did not answer" not in result["msg"]
+
+
+def test_a_slow_drip_of_object_info_ends_at_the_deadline(capsys, monkeypatch, install):
+    monkeypatch.setattr(comfyui, "OBJECT_INFO_DEADLINE", 1)
+    routes = {"/system_stats": json_answer(STATS), "/object_info": drip(b"{}" * 20, 0.2)}
+    with HostileServer(routes) as server:
+        failed, result = run_module(capsys, comfyui_check, args(server.url, install))
+    assert failed
+    assert "GET %s/object_info: the answer began but did not complete within the deadline of 1 s" % server.url \
+        in result["msg"]
+
+
+def test_a_venv_python_that_hangs_is_stopped_and_reported(capsys, monkeypatch, tmp_path):
+    monkeypatch.setattr(comfyui_check, "COMMAND_TIMEOUT", 1)
+    python = tmp_path / "venv" / "bin" / "python"
+    python.parent.mkdir(parents=True)
+    python.write_text("#!/bin/sh\nexec sleep 30\n")
+    python.chmod(0o755)
+    failed, result = run_module(capsys, comfyui_check, {"venv": str(tmp_path / "venv"), "requirements": ["torch"]})
+    assert failed
+    assert result["problems"] == ["%s could not list its packages: `%s -c %s` did not finish within 1 s and was "
+                                  "stopped. Try the command by hand in the venv."
+                                  % (python, python, comfyui_check.INSTALLED_VERSIONS)]

@@ -102,8 +102,8 @@ def test_mode_is_enforced_when_no_value_changes(tmp_path, capsys):
     failed, result = run(capsys, path, mode="0600", owner=str(os.getuid()), group=str(os.getgid()))
     assert not failed and result["changed"] and result["set_keys"] == []
     assert stat.S_IMODE(path.stat().st_mode) == 0o600 and path.stat().st_mtime == OLD
-    failed, result = run(capsys, path, mode=0o600)  # a YAML octal number arrives as an int
-    assert not failed and not result["changed"]
+    failed, result = run(capsys, path, mode=0o600)  # a YAML octal number arrives as an int: refused
+    assert failed and "quote it" in result["msg"] and stat.S_IMODE(path.stat().st_mode) == 0o600
 
 
 @pytest.mark.parametrize("text, problem", [
@@ -122,7 +122,9 @@ def test_a_file_that_is_not_a_json_object_fails_and_is_left_alone(tmp_path, caps
 
 
 @pytest.mark.parametrize("args, words", [
-    ({"mode": "rw-r"}, "is not an octal mode"),
+    ({"mode": "rw-r"}, "is not a file mode"),
+    ({"mode": 640}, "is a number, not text"),
+    ({"mode": "4750"}, "sets setuid, setgid or sticky bits"),
     ({"owner": "no-such-user-ai4artsed"}, "no such user"),
     ({"group": "no-such-group-ai4artsed"}, "no such group"),
 ])
@@ -142,4 +144,4 @@ def test_a_folder_in_place_of_the_file_fails_clearly(tmp_path, capsys):
     path = tmp_path / "user_settings.json"
     path.mkdir()
     failed, result = run(capsys, path)
-    assert failed and "is not a regular file" in result["msg"] and path.is_dir()
+    assert failed and "is a folder, not a regular file" in result["msg"] and path.is_dir()

@@ -461,3 +461,20 @@ def test_check_mode_reports_a_wrong_mode_and_a_real_run_fixes_it(capsys, hub, st
     assert fixed["changed"] is True and oct(dest.stat().st_mode & 0o777) == "0o644"
     failed, again = run_hf_model(capsys, base(hub, store, mode="0644"))
     assert again["changed"] is False
+
+
+SECRET = "hf_ThisMustNeverBePrinted0123"
+
+
+@pytest.mark.parametrize("check_mode", [False, True])
+def test_a_token_inside_a_files_entry_is_refused_without_showing_it(capsys, hub, store, check_mode):
+    entry = {"repo_id": "org/model", "filename": "model.safetensors", "dest": "Stable-Diffusion/model.safetensors",
+             "token": SECRET}
+    args = base(hub, store, files=[entry])
+    for key in ("repo_id", "filename", "dest"):
+        args.pop(key)
+    failed, result = run_hf_model(capsys, args, check_mode=check_mode)
+    assert failed and result["error_kind"] == "invalid", result
+    assert "files[0] has a token" in result["msg"] and "the module's own token option" in result["msg"]
+    assert SECRET not in json.dumps(result)
+    assert tree(store) == []

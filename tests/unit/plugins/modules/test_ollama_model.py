@@ -12,6 +12,7 @@ import time
 import pytest
 
 from ansible_collections.ai4artsed.devserver.plugins.modules import ollama_model
+from helpers.hostile_http import HostileServer, answer, drip, free_port, html_answer, json_answer, lines_then_silence
 from helpers.module_runner import run_module
 from ollama_api_double import OllamaDouble
 
@@ -215,3 +216,62 @@ def test_a_host_that_is_not_ollama_is_not_taken_for_a_missing_model(capsys, olla
     assert "answered HTTP 404 to POST /api/show: 404 page not found" in result["msg"]
     assert "does the host option point at Ollama?" in result["msg"]
     assert routes(ollama) == {"POST /v1/api/show": 1}
+
+
+MISSING = answer(404, b'{"error": "model \'gpt-oss:20b\' not found"}')
+HOSTILE = [
+    # (routes, error_kind, what the message says)
+    ({"/api/show": json_answer(["not", "a", "model"])}, "protocol",
+     "POST {url}/api/show answered JSON of the wrong shape: expected an object, got a list"),
+    ({"/api/show": html_answer()}, "protocol", "POST {url}/api/show answered HTML (text/html), not JSON"),
+    ({"/api/show": answer(500, b"<html>upstream failed</html>\nmore")}, "http_error",
+     "{url} answered HTTP 500 to POST /api/show: <html>upstream failed</html>"),
+    ({"/api/show": MISSING, "/api/pull": lines_then_silence([b'{"status": "' + b"x" * (2 << 20) + b'"}\n'], 0)},
+     "protocol", "POST {url}/api/pull: a line of the answer is longer than the limit of 1048576 bytes"),
+]
+
+
+@pytest.mark.parametrize("routes, kind, says", HOSTILE)
+def test_a_hostile_server_fails_with_what_was_wrong(capsys, routes, kind, says):
+    with HostileServer(routes) as server:
+        failed, result = run_module(capsys, ollama_model, {"name": "gpt-oss:20b", "host": server.url})
+    assert failed and result["error_kind"] == kind, result["msg"]
+    assert says.format(url=server.url) in result["msg"]
+
+
+def test_a_slow_drip_of_show_ends_at_the_deadline(capsys, monkeypatch):
+    monkeypatch.setattr(ollama_model, "REQUEST_TIMEOUT", 1)
+    with HostileServer({"/api/show": drip(b'{"details": {}}' * 3, 0.2)}) as server:
+        began = time.monotonic()
+        failed, result = run_module(capsys, ollama_model, {"name": "gpt-oss:20b", "host": server.url})
+    assert time.monotonic() - began < 3
+    assert failed and result["error_kind"] == "server_unreachable", result["msg"]
+    assert "POST %s/api/show: the answer began but did not complete within the deadline of 1 s" % server.url \
+        in result["msg"]
+
+
+@pytest.mark.parametrize("routes", [{}, {"/api/show": answer(500, b"boom")}])
+def test_a_password_in_host_is_masked_everywhere(capsys, routes):
+    with HostileServer(routes) as server:
+        host = server.url.replace("://", "://ollama:Sup3rSecret@")
+        if not routes:
+            host = "http://ollama:Sup3rSecret@127.0.0.1:%d" % free_port()
+        failed, result = run_module(capsys, ollama_model, {"name": "gpt-oss:20b", "host": host})
+    assert failed
+    assert "Sup3rSecret" not in json.dumps(result)
+    assert "ollama:********@127.0.0.1" in result["msg"]
+
+
+@pytest.mark.parametrize("host", ["file:///etc/passwd", "ftp://127.0.0.1/x", "127.0.0.1:11434"])
+def test_a_host_that_is_not_http_is_refused_before_asking(capsys, host):
+    failed, result = run_module(capsys, ollama_model, {"name": "gpt-oss:20b", "host": host})
+    assert failed and result["error_kind"] == "invalid_option", result
+    assert "The host option %s is not an http:// or https:// URL with a host" % host in result["msg"]
+
+
+@pytest.mark.parametrize("name", ["gpt-oss:20b\n", "gpt-oss\n:20b", "gpt-oss:20b\x00", "gpt\toss"])
+def test_a_name_with_a_control_character_is_refused(capsys, ollama, name):
+    failed, result = run(capsys, ollama, name=name)
+    assert failed and result["error_kind"] == "invalid_name", result
+    assert "contains a control character" in result["msg"]
+    assert routes(ollama) == {}

@@ -210,4 +210,5 @@ def test_a_folder_in_place_of_the_file_fails_clearly(tmp_path, capsys):
     path = tmp_path / "Settings.fds"
     path.mkdir()
     failed, result = run(capsys, path, WANTED)
-    assert failed and "%s cannot be read" % path in result["msg"] and "nothing was changed" in result["msg"]
+    assert failed and "%s is a folder, not a regular file" % path in result["msg"]
+    assert "nothing was read or changed" in result["msg"]
