@@ -46,6 +46,7 @@ from ansible_collections.ai4artsed.devserver.plugins.module_utils.fileutil impor
     symlinked_component,
     tree_size,
 )
+from ansible_collections.ai4artsed.devserver.plugins.module_utils.safe_file import UnsafeFile, open_regular
 
 LEDGER_NAME = "ledger.jsonl"
 TORN_PREFIX = "ledger.torn-"
@@ -119,39 +120,20 @@ def append_ledger(archive_root, record, now=None):
         os.close(descriptor)
 
 
-KINDS = ((stat.S_ISLNK, "a symlink"), (stat.S_ISFIFO, "a FIFO"), (stat.S_ISSOCK, "a socket"),
-         (stat.S_ISBLK, "a block device"), (stat.S_ISCHR, "a character device"), (stat.S_ISDIR, "a directory"))
-
-
 def open_ledger(path, flags):
     """A descriptor of the ledger at path, which must be a regular file (ArchiveError otherwise).
 
-    Looks before opening (lstat), then opens without following a symlink put in its place since
-    (O_NOFOLLOW) and without waiting on a FIFO (O_NONBLOCK), and checks what it opened (fstat) before
-    the first read; the non-blocking flag is cleared after. A local helper: the collection has no
-    shared safe open yet.
+    safe_file.open_regular: never follows a symlink in its place and never waits on a FIFO (looks with
+    lstat, opens with O_NOFOLLOW | O_NONBLOCK, checks fstat). A ledger it creates is 0600.
     """
-    if os.path.lexists(path) and not stat.S_ISREG(os.lstat(path).st_mode):
-        _refuse_ledger(path, os.lstat(path).st_mode)  # before opening: opening a device can act on it
     try:
-        descriptor = os.open(path, flags | os.O_NOFOLLOW | os.O_NONBLOCK, 0o666)
-    except OSError as error:
-        raise ArchiveError("Cannot open the ledger %s: %s" % (path, error.strerror))
-    mode = os.fstat(descriptor).st_mode
-    if not stat.S_ISREG(mode):
-        os.close(descriptor)
-        _refuse_ledger(path, mode)
-    fcntl.fcntl(descriptor, fcntl.F_SETFL, fcntl.fcntl(descriptor, fcntl.F_GETFL) & ~os.O_NONBLOCK)
+        descriptor = open_regular(path, "the archive's ledger", flags)
+    except UnsafeFile as error:
+        raise ArchiveError("Refusing to read or append to the ledger (a rollback acts on what it says): %s. Put the"
+                           " real ledger, a file only this collection writes, back in its place." % error)
+    if descriptor is None:
+        raise ArchiveError("The ledger %s vanished while opening it; run again." % path)
     return descriptor
-
-
-def _refuse_ledger(path, mode):
-    kind = next((name for test, name in KINDS if test(mode)), "not a regular file")
-    raise ArchiveError(
-        "The ledger %s is %s, not a regular file; refusing to read or append to it (a rollback would act on"
-        " whatever it says). Look at what put it there, move it aside, and put the real ledger back (a file"
-        " written only by this collection) before running again." % (path, kind))
-
 
 def _write_line(descriptor, record):
     _write_all(descriptor, (json.dumps(record, sort_keys=True) + "\n").encode("utf-8"))
