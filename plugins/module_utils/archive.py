@@ -8,7 +8,10 @@ os.rename() into the archive (one filesystem; a move across filesystems is refus
 as copy + delete), and every move appends one JSON line to archive_root/ledger.jsonl:
 
     {"time": "...+00:00", "from": "/abs/original", "to": "/abs/archive/...", "size": 123,
-     "sha256": "..." or null, "reason": "..."}
+     "sha256": "..." or null, "reason": "...", "root": "/abs/store-root"}
+
+"root" is the root the move was made for ("from" lies in it); rollback replays a line only when
+that root is one it restores into (lines written before it was recorded have none: see rollback.py).
 
 Rollback (rollback.py) replays that ledger backwards; planning which files a clean-up moves is in
 store_cleanup.py. A restoration is itself a ledger line with
@@ -43,6 +46,7 @@ from ansible_collections.ai4artsed.devserver.plugins.module_utils.fileutil impor
     symlinked_component,
     tree_size,
 )
+from ansible_collections.ai4artsed.devserver.plugins.module_utils.safe_file import UnsafeFile, open_regular
 
 LEDGER_NAME = "ledger.jsonl"
 TORN_PREFIX = "ledger.torn-"
@@ -104,7 +108,7 @@ def append_ledger(archive_root, record, now=None):
     """
     make_folder(archive_root)
     path = os.path.join(archive_root, LEDGER_NAME)
-    descriptor = os.open(path, os.O_RDWR | os.O_APPEND | os.O_CREAT, 0o666)
+    descriptor = open_ledger(path, os.O_RDWR | os.O_APPEND | os.O_CREAT)
     try:
         fcntl.flock(descriptor, fcntl.LOCK_EX)  # released when the descriptor is closed
         note = _set_aside_torn_tail(descriptor, archive_root, now)
@@ -115,6 +119,21 @@ def append_ledger(archive_root, record, now=None):
     finally:
         os.close(descriptor)
 
+
+def open_ledger(path, flags):
+    """A descriptor of the ledger at path, which must be a regular file (ArchiveError otherwise).
+
+    safe_file.open_regular: never follows a symlink in its place and never waits on a FIFO (looks with
+    lstat, opens with O_NOFOLLOW | O_NONBLOCK, checks fstat). A ledger it creates is 0600.
+    """
+    try:
+        descriptor = open_regular(path, "the archive's ledger", flags)
+    except UnsafeFile as error:
+        raise ArchiveError("Refusing to read or append to the ledger (a rollback acts on what it says): %s. Put the"
+                           " real ledger, a file only this collection writes, back in its place." % error)
+    if descriptor is None:
+        raise ArchiveError("The ledger %s vanished while opening it; run again." % path)
+    return descriptor
 
 def _write_line(descriptor, record):
     _write_all(descriptor, (json.dumps(record, sort_keys=True) + "\n").encode("utf-8"))
@@ -186,10 +205,10 @@ def read_ledger(archive_root, problems=None):
     """
     path = os.path.join(archive_root, LEDGER_NAME)
     problems = [] if problems is None else problems
-    if not os.path.exists(path):
+    if not os.path.lexists(path):
         return []
     records = []
-    with open(path, "rb") as handle:
+    with os.fdopen(open_ledger(path, os.O_RDONLY), "rb") as handle:
         for number, line in enumerate(handle, 1):
             if not line.strip():
                 continue
@@ -221,8 +240,11 @@ def _recover_glued(line):
     return None, len(line.rstrip(b"\n"))
 
 
-def move_with_record(source, destination, archive_root, reason, sha256=None, now=None, extra=None):
-    """Rename source to destination (which must be free), append the ledger line, return it."""
+def move_with_record(source, destination, archive_root, reason, root, sha256=None, now=None, extra=None):
+    """Rename source to destination (which must be free), append the ledger line, return it.
+
+    root: the store root the move is made for (the one source lies in, or destination for a
+    restoration); recorded in the line, so a rollback can tell its own lines from forged ones."""
     if os.path.lexists(destination):
         raise ArchiveError("Refusing to overwrite %s while moving %s there" % (destination, source))
     parent = os.path.dirname(destination)
@@ -250,6 +272,7 @@ def move_with_record(source, destination, archive_root, reason, sha256=None, now
         "size": size,
         "sha256": sha256,
         "reason": reason,
+        "root": os.path.abspath(root),
     }
     if extra:
         record.update(extra)
@@ -257,9 +280,10 @@ def move_with_record(source, destination, archive_root, reason, sha256=None, now
     return record
 
 
-def move_over_symlink(source, link_path, archive_root, reason, now=None):
+def move_over_symlink(source, link_path, archive_root, reason, root, now=None):
     """Rename the file source onto link_path, which must be a symlink to it right now; one ledger line.
 
+    root: the store root source lies in (recorded in the line, as by move_with_record).
     One rename replaces the link by the file, so a crash leaves either the link and the file where it
     was, or the file in its new place: never neither. The line keeps the link's value ("replaced").
     """
@@ -278,7 +302,7 @@ def move_over_symlink(source, link_path, archive_root, reason, now=None):
     except OSError as error:
         raise ArchiveError("Cannot move %s to %s: %s" % (source, link_path, error.strerror))
     record = {"time": format_time(now), "from": source, "to": link_path, "size": size, "sha256": None,
-              "reason": reason, "replaced": "symlink -> %s" % value}
+              "reason": reason, "replaced": "symlink -> %s" % value, "root": os.path.abspath(root)}
     append_ledger(archive_root, record, now=now)
     return record
 
@@ -335,4 +359,4 @@ def archive_path(path, root, archive_root, reason, sha256=None, now=None):
         # Hashing reads the whole file (minutes for tens of GB), which is accepted: a file leaves the
         # tree rarely, and only once.
         sha256 = sha256_file(path)
-    return move_with_record(path, destination, archive_root, reason, sha256=sha256, now=now)
+    return move_with_record(path, destination, archive_root, reason, root, sha256=sha256, now=now)

@@ -418,7 +418,8 @@ def apply_plan(plan, now=None):
                     elif entry_kind == "move":
                         records.append(move_with_record(
                             value, os.path.join(path, rel), plan.archive_root,
-                            "a ComfyUI-only file (real_files) moved from the store into the expanded folder", now=now))
+                            "a ComfyUI-only file (real_files) moved from the store into the expanded folder",
+                            plan.store_root, now=now))
                     else:
                         os.symlink(value, os.path.join(path, rel))
             elif kind == "mkdir":
@@ -428,7 +429,8 @@ def apply_plan(plan, now=None):
                 if action.get("ledger"):
                     record_symlink_removal(plan.archive_root, path, action["before"], action["reason"], now=now)
             elif kind == "move_in":
-                records.append(move_over_symlink(action["source"], path, plan.archive_root, action["reason"], now=now))
+                records.append(move_over_symlink(action["source"], path, plan.archive_root, action["reason"],
+                                                 plan.store_root, now=now))
             elif kind == "link":
                 os.symlink(action["after"], path)
             elif kind == "relink":

@@ -7,6 +7,14 @@ plan_rollback() reads the ledger (archive.read_ledger) and decides, newest move 
 put back; apply_rollback() moves those back with archive.move_with_record, so every restoration is
 itself a ledger line ("action": "restore") and a second rollback finds nothing left to do. Nothing
 is ever put back over something that exists, or through a symlinked folder.
+
+The rollback runs as root and anyone who can write the ledger can write a line, so it obeys only
+lines of its own (line_problem): the archive path ("to") must lie in archive_root (or, for a move
+between live folders, in a root it restores into) and the store path ("from") in the root the line
+names ("root"), itself one of the roots the rollback restores into. A line written before roots were
+recorded has none; it is obeyed when its store path lies in one of those roots. Paths are compared
+as written, after checking they are absolute and normalised (no '..'), and no folder between a root
+and the path may be a symlink. Any other line is reported as "refused" and skipped.
 Standard library only: this runs on the managed host.
 """
 
@@ -19,6 +27,7 @@ import stat
 
 from ansible_collections.ai4artsed.devserver.plugins.module_utils.archive import (
     RESTORE_ACTION,
+    ArchiveError,
     SET_ASIDE_ACTION,
     UNLINK_ACTION,
     move_with_record,
@@ -26,7 +35,11 @@ from ansible_collections.ai4artsed.devserver.plugins.module_utils.archive import
     read_ledger,
 )
 from ansible_collections.ai4artsed.devserver.plugins.module_utils.disk import existing_ancestor
-from ansible_collections.ai4artsed.devserver.plugins.module_utils.fileutil import is_inside, tree_size
+from ansible_collections.ai4artsed.devserver.plugins.module_utils.fileutil import (
+    is_inside,
+    symlinked_component,
+    tree_size,
+)
 
 
 def outstanding_moves(records):
@@ -38,34 +51,88 @@ def outstanding_moves(records):
         if record.get("action") in (UNLINK_ACTION, SET_ASIDE_ACTION) or not record.get("to"):
             continue  # no bytes were moved: nothing to put back
         if record.get("action") == RESTORE_ACTION:
-            outstanding.pop(record.get("from"), None)
+            if isinstance(record.get("from"), str):
+                outstanding.pop(record["from"], None)
         else:
-            outstanding[record["to"]] = index
+            outstanding[_key(record, index)] = index
             order.append(index)
-    return [records[index] for index in order if outstanding.get(records[index]["to"]) == index]
+    return [records[index] for index in order if outstanding.get(_key(records[index], index)) == index]
 
 
-def plan_rollback(archive_root, since=None, path_prefix=None, problems=None):
+def _key(record, index):
+    """Where a line's file is now; a line whose 'to' is not text (forged) is its own place."""
+    return record["to"] if isinstance(record["to"], str) else ("line", index)
+
+
+def line_problem(record, archive_root, roots):
+    """(problem, root): why this ledger line must not be replayed (a forged or foreign line) or None,
+    and the root of `roots` its store path lies in (None when refused).
+
+    archive_root and roots (the roots this rollback restores into) are absolute and normalised."""
+    original, current, recorded = record.get("from"), record.get("to"), record.get("root")
+    for name, path in (("store path", original), ("archive path", current), ("root", recorded)):
+        if (path is not None or name != "root") and not _clean(path):
+            return "%s %r is not an absolute path without '..'" % (name, path), None
+    current_root = _root_of(current, [archive_root] + roots)
+    if current_root is None:
+        return ("archive path outside archive_root: %s is not inside %s (nor one of the roots this rollback"
+                " restores into)" % (current, archive_root)), None
+    root = _root_of(original, roots)
+    if recorded is None:  # a line written before roots were recorded
+        if root is None:
+            return ("no root recorded, and the store path %s is outside every root this rollback restores into"
+                    " (%s)" % (original, ", ".join(roots))), None
+    elif recorded not in roots and _root_of(recorded, roots) is None:
+        return ("root not one this rollback restores into: %s (it restores into %s)"
+                % (recorded, ", ".join(roots))), None
+    elif not _below(original, recorded):
+        return "store path outside the root it names: %s is not inside %s" % (original, recorded), None
+    for path, top in ((original, root), (current, current_root)):
+        through = symlinked_component(path, top)
+        if through:
+            return "%s goes through the symlink %s, so it is not inside %s" % (path, through, top), None
+    return None, root
+
+
+def _clean(path):
+    return isinstance(path, str) and os.path.isabs(path) and os.path.normpath(path) == path
+
+
+def _below(path, root):
+    return path != root and is_inside(path, root)
+
+
+def _root_of(path, roots):
+    """The first of roots that path lies below (not the root itself), or None."""
+    return next((root for root in roots if _below(path, root)), None)
+
+
+def plan_rollback(archive_root, roots, since=None, path_prefix=None, problems=None):
     """What a rollback would do, newest move first: a list of dicts with 'state' one of
     'restore' (will be put back), 'conflict' (something exists at the original place: left alone),
-    'missing' (no longer where the ledger says). Changes nothing. Torn ledger lines are described
-    in `problems` (a list, when given)."""
-    archive_root = os.path.abspath(archive_root)
+    'missing' (no longer where the ledger says), 'refused' (not a line of this archive's own: see
+    line_problem). roots: the roots it restores into. Changes nothing. Torn ledger lines are
+    described in `problems` (a list, when given)."""
+    archive_root = os.path.normpath(os.path.abspath(archive_root))
+    roots = [os.path.normpath(os.path.abspath(root)) for root in roots]
     since_time = parse_time(since) if since else None
     prefix = os.path.normpath(os.path.abspath(path_prefix)) if path_prefix else None
     occupied = set()
     freed = set()
     plan = []
     for record in reversed(outstanding_moves(read_ledger(archive_root, problems))):
-        if since_time is not None and parse_time(record["time"]) < since_time:
+        if since_time is not None and parse_time(record.get("time")) < since_time:
             continue
-        if prefix is not None and not is_inside(record["from"], prefix):
+        if prefix is not None and isinstance(record.get("from"), str) and not is_inside(record["from"], prefix):
             continue
-        original, current = record["from"], record["to"]
+        original, current = record.get("from"), record["to"]
         entry = {"from": current, "to": original, "size": record.get("size"), "sha256": record.get("sha256"),
-                 "archived_at": record["time"], "archive_reason": record.get("reason")}
-        problem = None
-        if not _present(current, occupied, freed):
+                 "archived_at": record.get("time"), "archive_reason": record.get("reason")}
+        problem, entry["root"] = line_problem(record, archive_root, roots)
+        if problem:
+            entry["state"] = "refused"
+            problem = "Not replayed: %s. Nothing was moved for this ledger line; look at it by hand." % problem
+        elif not _present(current, occupied, freed):
             entry["state"] = "missing"
             problem = "%s is no longer there; nothing to put back" % current
         elif current not in occupied and not _still_what_was_moved(current, record):
@@ -125,14 +192,18 @@ def _blocking_parent(original, occupied):
 
 def apply_rollback(archive_root, plan, now=None):
     """Carry out the 'restore' entries of plan_rollback(); returns the restore ledger records."""
-    archive_root = os.path.abspath(archive_root)
+    archive_root = os.path.normpath(os.path.abspath(archive_root))
     done = []
     for entry in plan:
         if entry["state"] != "restore":
             continue
+        through = symlinked_component(entry["to"], entry["root"])
+        if through:  # checked when planned; a folder replaced by a symlink since must not be followed now
+            raise ArchiveError("Refusing to put %s back: %s became a symlink while running; nothing more was"
+                               " moved. Look at it, then run the rollback again." % (entry["to"], through))
         record = move_with_record(
             entry["from"], entry["to"], archive_root, "rollback of: %s" % entry.get("archive_reason"),
-            sha256=entry.get("sha256"), now=now, extra={"action": RESTORE_ACTION},
+            entry["root"], sha256=entry.get("sha256"), now=now, extra={"action": RESTORE_ACTION},
         )
         done.append(record)
     return done

@@ -185,7 +185,7 @@ def apply_archive_plan(root, archive_root, plan, now=None, done=None):
         elif entry["action"] == "move":
             check_archivable(entry["path"], root, archive_root)
             records.append(move_with_record(entry["path"], entry["to"], os.path.abspath(archive_root),
-                                            entry["reason"], sha256=entry.get("sha256"), now=now))
+                                            entry["reason"], root, sha256=entry.get("sha256"), now=now))
     return records
 
 

@@ -21,6 +21,17 @@ description:
   - Each restoration is appended to the ledger as a line with C(action=restore), so a second run reports no change.
   - Lines that moved no bytes are not replayed, for example C(action=unlink), a symlink that
     M(ai4artsed.devserver.model_links) removed (the line keeps its value).
+  - Obeys only lines of its own ledger, because whoever can write C(ledger.jsonl) could otherwise make this
+    module (run as root) move any file anywhere. A line is replayed only when its archive path (C(to)) lies inside
+    O(archive_root) (or, for a move between live folders such as a merge or a ComfyUI-only file moved out of the
+    store, inside one of O(roots)), its store path (C(from)) lies inside the root the line records (C(root)), and
+    that root is one of O(roots) or below one. Paths must be absolute and normalised (no C(..)), and no folder
+    between a root and the path may be a symlink. Any other line is reported in RV(refused) and as a warning, and
+    skipped; nothing is moved for it, and the module does not fail because of it.
+  - Lines written before the root was recorded have no C(root). Such a legacy line is replayed only when its
+    store path lies inside one of O(roots) and its archive path inside O(archive_root) (or one of O(roots));
+    otherwise it is refused with C(no root recorded).
+  - Fails at once, naming the path, when C(ledger.jsonl) is a symlink, a FIFO, a socket, a device or a directory.
   - A line that is not a JSON record (torn by a crash while appending) does not stop the rollback. Every complete
     record is read, and the torn line is reported in RV(ledger_problems) and as a warning, as is a torn line set
     aside earlier in C(ledger.torn-<time>). A complete record glued onto a torn line by an older version is read.
@@ -31,6 +42,15 @@ options:
     description:
       - The archive that holds C(ledger.jsonl).
     type: path
+    required: true
+  roots:
+    description:
+      - The roots this rollback may put files back into, for example the model store and ComfyUI's C(models/)
+        folder. A ledger line whose recorded root is not one of these (or below one) is refused.
+      - Compared as written after normalising, not after resolving symlinks, so give them as the roles do
+        (C(model_store_root), C(model_store_comfyui_models_dir)).
+    type: list
+    elements: path
     required: true
   since:
     description:
@@ -56,6 +76,9 @@ EXAMPLES = r"""
 - name: Put back everything archived since this morning under the ComfyUI models folder
   ai4artsed.devserver.model_rollback:
     archive_root: /home/ai4artsed/ai/model-archive
+    roots:
+      - /home/ai4artsed/ai/SwarmUI/Models
+      - /home/ai4artsed/ai/SwarmUI/dlbackend/ComfyUI/models
     since: "2026-11-27T06:00:00Z"
     path_prefix: /home/ai4artsed/ai/SwarmUI/dlbackend/ComfyUI/models
   register: rollback
@@ -83,6 +106,17 @@ missing:
   returned: always
   type: list
   elements: dict
+refused:
+  description:
+    - Ledger lines not replayed because they are not this archive's own (forged, or written for another store),
+      newest first; nothing was moved for them. C(problem) says why, for example C(archive path outside
+      archive_root), C(store path outside the root it names), C(root not one this rollback restores into) or
+      C(no root recorded).
+  returned: always
+  type: list
+  elements: dict
+  sample: [{from: /home/ai4artsed/.ssh/authorized_keys, to: /home/ai4artsed/ai/SwarmUI/Models/keys,
+            state: refused, problem: "Not replayed: archive path outside archive_root: ..."}]
 ledger_problems:
   description: Torn ledger lines skipped, and torn lines set aside earlier; each a sentence naming the line or file.
   returned: always
@@ -99,22 +133,24 @@ def main():
     module = AnsibleModule(
         argument_spec={
             "archive_root": {"type": "path", "required": True},
+            "roots": {"type": "list", "elements": "path", "required": True},
             "since": {"type": "str"},
             "path_prefix": {"type": "path"},
         },
         supports_check_mode=True,
     )
     params = module.params
-    result = {"changed": False, "restored": [], "conflicts": [], "missing": [], "ledger_problems": []}
+    result = {"changed": False, "restored": [], "conflicts": [], "missing": [], "refused": [], "ledger_problems": []}
     try:
-        plan = plan_rollback(params["archive_root"], since=params["since"], path_prefix=params["path_prefix"],
-                             problems=result["ledger_problems"])
+        plan = plan_rollback(params["archive_root"], params["roots"], since=params["since"],
+                             path_prefix=params["path_prefix"], problems=result["ledger_problems"])
         for problem in result["ledger_problems"]:
             module.warn(problem)
-        for state, key in (("restore", "restored"), ("conflict", "conflicts"), ("missing", "missing")):
+        states = (("restore", "restored"), ("conflict", "conflicts"), ("missing", "missing"), ("refused", "refused"))
+        for state, key in states:
             result[key] = [entry for entry in plan if entry["state"] == state]
         result["changed"] = bool(result["restored"])
-        for entry in result["conflicts"]:
+        for entry in result["conflicts"] + result["refused"]:
             module.warn(entry["problem"])
         if module._diff and result["restored"]:
             result["diff"] = {

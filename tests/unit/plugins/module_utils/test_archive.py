@@ -38,7 +38,8 @@ def test_archive_path_moves_keeps_relative_path_and_writes_the_ledger(roots, nam
     moved = snapshot(store / relative) if os.path.isdir(str(store / relative)) else None
     record = archive.archive_path(str(store / relative), str(store), str(archive_root), "test", now=NOW)
     assert record == {"time": "2026-11-27T10:00:00.000000+00:00", "from": str(store / relative),
-                      "to": str(archive_root / placed), "size": size, "sha256": sha256, "reason": "test"}
+                      "to": str(archive_root / placed), "size": size, "sha256": sha256, "reason": "test",
+                      "root": str(store)}
     assert ledger(archive_root) == [record]
     assert not os.path.lexists(str(store / relative))
     if moved is not None:
@@ -121,3 +122,42 @@ def test_a_last_record_that_lost_only_its_newline_is_kept(tmp_path):
     archive.archive_path(str(store / "b.bin"), str(store), str(archive_root), "r")
     assert [json.loads(line)["from"] for line in _lines(archive_root)] == [str(store / "a.bin"), str(store / "b.bin")]
     assert not [name for name in os.listdir(str(archive_root)) if name.startswith("ledger.torn-")]
+
+
+def _fifo(path):
+    os.mkfifo(str(path))
+
+
+def _symlink_to_a_victim(path):
+    victim = path.parent.parent / "passwd"
+    victim.write_text('{"time": "t", "from": "/x", "to": "/y"}\n')
+    os.symlink(str(victim), str(path))
+
+
+def _dangling_symlink(path):
+    os.symlink(str(path.parent / "nowhere"), str(path))
+
+
+# name, what is put where the ledger belongs, words of the refusal
+LEDGER_KIND_CASES = [
+    ("a FIFO: no hang", _fifo, "a FIFO"),
+    ("a symlink to another file", _symlink_to_a_victim, "a symlink"),
+    ("a dangling symlink", _dangling_symlink, "a symlink"),
+]
+
+
+@pytest.mark.parametrize(("name", "make", "words"), LEDGER_KIND_CASES, ids=[case[0] for case in LEDGER_KIND_CASES])
+def test_a_ledger_that_is_not_a_regular_file_is_refused_at_once(tmp_path, name, make, words):
+    store, archive_root = tmp_path / "Models", tmp_path / "model-archive"
+    build(store, {"a.bin": "a"})
+    archive_root.mkdir()
+    path = archive_root / "ledger.jsonl"
+    make(path)
+    for use in (lambda: archive.read_ledger(str(archive_root)),
+                lambda: archive.append_ledger(str(archive_root), {"time": "t", "from": "/a", "to": "/b"})):
+        with pytest.raises(archive.ArchiveError) as raised:
+            use()
+        assert words in str(raised.value) and str(path) in str(raised.value)
+    assert not os.path.lexists(str(archive_root / "nowhere")) and (store / "a.bin").exists()
+    if name == "a symlink to another file":
+        assert (tmp_path / "passwd").read_text().count("\n") == 1  # nothing appended through the link

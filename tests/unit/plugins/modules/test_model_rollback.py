@@ -49,7 +49,7 @@ def test_rollback_cases(capsys, tmp_path, world, name, options, restored, confli
     options = dict(options)
     if "path_prefix" in options:
         options["path_prefix"] = str(store / options["path_prefix"])
-    base = dict(options, archive_root=str(archive_root))
+    base = dict(options, archive_root=str(archive_root), roots=[str(store)])
     start, files = snapshot(tmp_path), contents(store, archive_root)
 
     code, checked = run_module(capsys, model_rollback, dict(base, _ansible_check_mode=True, _ansible_diff=True))
@@ -74,14 +74,14 @@ def test_rollback_cases(capsys, tmp_path, world, name, options, restored, confli
 def test_rollback_refuses_to_overwrite_and_reports(capsys, world):
     store, archive_root = world
     build(store, {"loras/a.safetensors": "a newer download"})
-    code, result = run_module(capsys, model_rollback, {"archive_root": str(archive_root)})
+    code, result = run_module(capsys, model_rollback, {"archive_root": str(archive_root), "roots": [str(store)]})
     assert code == 0 and result["changed"] is True
     assert [os.path.relpath(e["to"], str(store)) for e in result["conflicts"]] == ["loras/a.safetensors"]
     assert "exists again" in result["conflicts"][0]["problem"]
     assert (store / "loras/a.safetensors").read_text() == "a newer download"
     assert os.path.exists(result["conflicts"][0]["from"])  # still safe in the archive
     assert result["warnings"]
-    code, again = run_module(capsys, model_rollback, {"archive_root": str(archive_root)})
+    code, again = run_module(capsys, model_rollback, {"archive_root": str(archive_root), "roots": [str(store)]})
     assert again["changed"] is False and len(again["conflicts"]) == 1
 
 
@@ -89,7 +89,8 @@ def test_an_archived_file_that_vanished_is_reported_missing(capsys, world):
     store, archive_root = world
     moved = [r for r in ledger(archive_root) if r["reason"] == "r1"][0]
     os.rename(moved["to"], str(archive_root.parent / "elsewhere"))
-    code, result = run_module(capsys, model_rollback, {"archive_root": str(archive_root), "path_prefix": str(store / "vae")})
+    code, result = run_module(capsys, model_rollback, {"archive_root": str(archive_root), "roots": [str(store)],
+                                                       "path_prefix": str(store / "vae")})
     assert code == 0 and [e["to"] for e in result["missing"]] == [moved["from"]]
 
 
@@ -132,7 +133,7 @@ def test_a_torn_last_line_is_set_aside_before_the_next_record_and_every_real_mov
     with open(aside["to"], "rb") as handle:
         assert handle.read() == torn_bytes  # kept, not deleted
 
-    code, rolled = run_module(capsys, model_rollback, {"archive_root": str(archive_root)})
+    code, rolled = run_module(capsys, model_rollback, {"archive_root": str(archive_root), "roots": [str(store)]})
     assert code == 0, rolled
     assert sorted(os.path.basename(entry["to"]) for entry in rolled["restored"]) == ["a.bin", "b.bin", "d.bin"]
     assert [(store / name).read_text() for name in ("a.bin", "b.bin", "d.bin")] == ["a", "b", "d"]
@@ -143,7 +144,7 @@ def test_a_torn_last_line_is_set_aside_before_the_next_record_and_every_real_mov
 
 def test_rollback_reads_every_complete_record_and_reports_a_torn_last_line(capsys, torn):
     store, archive_root, _torn_bytes = torn
-    code, result = run_module(capsys, model_rollback, {"archive_root": str(archive_root)})
+    code, result = run_module(capsys, model_rollback, {"archive_root": str(archive_root), "roots": [str(store)]})
     assert code == 0, result
     assert sorted(os.path.basename(entry["to"]) for entry in result["restored"]) == ["a.bin", "b.bin"]
     assert len(result["ledger_problems"]) == 1 and "Line 3" in result["ledger_problems"][0]
@@ -159,6 +160,32 @@ def test_a_record_glued_onto_a_torn_line_by_an_older_version_is_still_read(tmp_p
                         "to": str(archive_root / "d.bin"), "size": 1, "sha256": None, "reason": "r"})
     path.write_bytes(path.read_bytes() + glued.encode() + b"\n")  # what appending in mode "a" did
     problems = []
-    plan = rollback.plan_rollback(str(archive_root), problems=problems)
+    plan = rollback.plan_rollback(str(archive_root), [str(store)], problems=problems)
     assert sorted(os.path.basename(entry["to"]) for entry in plan) == ["a.bin", "b.bin", "d.bin"]
     assert "followed by a complete record" in problems[0]
+
+
+def test_a_forged_line_is_reported_refused_and_moves_nothing(capsys, tmp_path, world):
+    store, archive_root = world
+    victim = tmp_path / "etc/passwd"
+    build(tmp_path, {"etc/passwd": "root:x:0:0"})
+    with open(str(archive_root / "ledger.jsonl"), "a") as handle:
+        handle.write(json.dumps({"time": "2026-11-27T10:00:00+00:00", "from": str(store / "passwd"),
+                                 "to": str(victim), "root": str(store), "size": None, "sha256": None,
+                                 "reason": "forged"}) + "\n")
+    base = {"archive_root": str(archive_root), "roots": [str(store)], "path_prefix": str(store / "passwd")}
+    for check in (True, False, False):  # check mode, the run, the second run: the same report, nothing moved
+        code, result = run_module(capsys, model_rollback, dict(base, _ansible_check_mode=check))
+        assert code == 0 and result["changed"] is False and result["restored"] == [], result
+        (refused,) = result["refused"]
+        assert refused["from"] == str(victim) and "archive path outside archive_root" in refused["problem"]
+        assert str(victim) in json.dumps(result["warnings"])
+        assert victim.read_text() == "root:x:0:0" and not (store / "passwd").exists()
+
+
+def test_a_ledger_that_is_a_fifo_fails_at_once_naming_it(capsys, tmp_path):
+    archive_root = tmp_path / "model-archive"
+    archive_root.mkdir()
+    os.mkfifo(str(archive_root / "ledger.jsonl"))
+    code, result = run_module(capsys, model_rollback, {"archive_root": str(archive_root), "roots": [str(tmp_path)]})
+    assert code == 1 and str(archive_root / "ledger.jsonl") in result["msg"] and "FIFO" in result["msg"]
