@@ -11,13 +11,14 @@ from __future__ import absolute_import, division, print_function
 
 __metaclass__ = type
 
+import errno
 import hashlib
 import json
 import os
 import stat
 
 from ansible_collections.ai4artsed.devserver.plugins.module_utils.disk import existing_ancestor
-from ansible_collections.ai4artsed.devserver.plugins.module_utils.safe_file import write_text
+from ansible_collections.ai4artsed.devserver.plugins.module_utils.safe_file import kind_of, write_text
 
 CHUNK = 1024 * 1024
 
@@ -25,10 +26,21 @@ CHUNK = 1024 * 1024
 def sha256_file(path):
     """The sha256 of a file's bytes (hex), read in blocks: model files are tens of GB."""
     digest = hashlib.sha256()
-    with open(path, "rb") as handle:
+    with os.fdopen(open_to_hash(path), "rb") as handle:
         for block in iter(lambda: handle.read(CHUNK), b""):
             digest.update(block)
     return digest.hexdigest()
+
+
+def open_to_hash(path):
+    """Open path to read, never hanging on a FIFO (O_NONBLOCK) and never reading a device: OSError for anything but a
+    regular file, which every caller already handles as a file it cannot use."""
+    descriptor = os.open(path, os.O_RDONLY | os.O_NONBLOCK | os.O_CLOEXEC)
+    mode = os.fstat(descriptor).st_mode
+    if not stat.S_ISREG(mode):
+        os.close(descriptor)
+        raise OSError(errno.EINVAL, "not a regular file (%s), so not a model file" % kind_of(mode), path)
+    return descriptor
 
 
 def is_inside(path, root):

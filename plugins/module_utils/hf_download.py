@@ -18,6 +18,7 @@ import errno
 import hashlib
 import os
 import queue
+import stat
 import threading
 import time
 
@@ -26,6 +27,7 @@ from ansible_collections.ai4artsed.devserver.plugins.module_utils.fileutil impor
 from ansible_collections.ai4artsed.devserver.plugins.module_utils.hf_errors import HfModelError
 from ansible_collections.ai4artsed.devserver.plugins.module_utils.hf_paths import partial_paths
 from ansible_collections.ai4artsed.devserver.plugins.module_utils.hf_record import RECORD_VERSION, read_record
+from ansible_collections.ai4artsed.devserver.plugins.module_utils.safe_file import UnsafeFile, not_regular, open_regular
 
 CHUNK_SIZE = 4 * 1024 * 1024
 
@@ -64,9 +66,18 @@ class StreamDigest:
         return self.sha256.hexdigest(), (self.git.hexdigest() if self.git is not None else None)
 
 
+def open_partial(path, flags):
+    """The partial download's descriptor, never through a symlink or into a FIFO: the store's folders belong to the
+    service account, which could plant either there to make root append a download to another file."""
+    try:
+        return open_regular(path, "a partial download", flags, create_mode=0o666)  # as open() would: the umask
+    except UnsafeFile as error:
+        raise HfModelError("invalid", str(error))
+
+
 def _read_prefix(path, digest, length):
     """Feed the bytes already on disk to the digest (once, when resuming)."""
-    with open(path, "rb") as handle:
+    with os.fdopen(open_partial(path, os.O_RDONLY), "rb") as handle:
         remaining = length
         while remaining > 0:
             block = handle.read(min(CHUNK_SIZE, remaining))
@@ -88,9 +99,13 @@ def resumable_bytes(dest, identity):
     revision (our own stale leftover, to be started over)."""
     partial, partial_meta = partial_paths(dest)
     meta = read_record(partial_meta) if os.path.exists(partial_meta) else None
-    if not os.path.exists(partial):
+    try:
+        info = os.lstat(partial)
+    except FileNotFoundError:
         return 0
-    size = os.path.getsize(partial)
+    if not stat.S_ISREG(info.st_mode):
+        raise HfModelError("invalid", str(not_regular(partial, info.st_mode, "a partial download")))
+    size = info.st_size
     if meta is None or meta.get("identity") != identity or size > (identity["size"] or 0):
         return -1
     return size
@@ -152,7 +167,7 @@ class Transfer:
         self.resumed_from = already
         self.offset = already
         attempt = 0
-        with open(self.partial, "ab") as handle:
+        with os.fdopen(open_partial(self.partial, os.O_WRONLY | os.O_APPEND | os.O_CREAT), "ab") as handle:
             while True:
                 try:
                     self._stream(handle, expected_sha256)

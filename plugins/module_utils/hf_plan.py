@@ -20,7 +20,7 @@ import re
 import time
 from concurrent.futures import ThreadPoolExecutor
 
-from ansible_collections.ai4artsed.devserver.plugins.module_utils.fileutil import sha256_file
+from ansible_collections.ai4artsed.devserver.plugins.module_utils.fileutil import open_to_hash, sha256_file
 from ansible_collections.ai4artsed.devserver.plugins.module_utils.hf_apply import (
     WRITING_ACTIONS,
     apply_plan,
@@ -112,7 +112,7 @@ sha256_of = sha256_file
 
 def git_oid_of(path, size):
     digest = hashlib.sha1(b"blob %d\0" % size)
-    with open(path, "rb") as handle:
+    with os.fdopen(open_to_hash(path), "rb") as handle:
         for block in iter(lambda: handle.read(CHUNK_SIZE), b""):
             digest.update(block)
     return digest.hexdigest()

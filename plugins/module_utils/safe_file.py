@@ -102,7 +102,7 @@ def _lstat_in(folder, name):
         return None
 
 
-def _open_in(folder, name, path, what, flags):
+def _open_in(folder, name, path, what, flags, create_mode=0o600):
     """A descriptor of the regular file name in folder (created where flags hold O_CREAT), or None when missing.
 
     lstat first, so a device or FIFO is never opened at all; then O_NOFOLLOW | O_NONBLOCK and fstat, so a file
@@ -114,7 +114,7 @@ def _open_in(folder, name, path, what, flags):
     if info is None and not flags & os.O_CREAT:
         return None
     try:
-        descriptor = os.open(name, flags | os.O_NOFOLLOW | os.O_NONBLOCK | os.O_CLOEXEC, 0o600, dir_fd=folder)
+        descriptor = os.open(name, flags | os.O_NOFOLLOW | os.O_NONBLOCK | os.O_CLOEXEC, create_mode, dir_fd=folder)
     except FileNotFoundError:
         return None
     except OSError as error:
@@ -132,14 +132,15 @@ def _open_in(folder, name, path, what, flags):
     return descriptor
 
 
-def open_regular(path, what="the file", flags=os.O_RDONLY):
+def open_regular(path, what="the file", flags=os.O_RDONLY, create_mode=0o600):
     """A descriptor of the regular file at path (the caller closes it), or None when it does not exist.
 
-    With O_CREAT in flags a missing file is created (0600). Anything but a regular file raises UnsafeFile.
+    With O_CREAT in flags a missing file is created with create_mode (less the umask). Anything but a regular file
+    raises UnsafeFile.
     """
     path = os.path.abspath(path)
     with folder_of(path) as (folder, name):
-        return _open_in(folder, name, path, what, flags)
+        return _open_in(folder, name, path, what, flags, create_mode)
 
 
 def _read_all(descriptor, path, what, limit):
