@@ -135,6 +135,7 @@ def open_ledger(path, flags):
         raise ArchiveError("The ledger %s vanished while opening it; run again." % path)
     return descriptor
 
+
 def _write_line(descriptor, record):
     _write_all(descriptor, (json.dumps(record, sort_keys=True) + "\n").encode("utf-8"))
 

@@ -50,7 +50,7 @@ def mask_url(url):
     parts = urlsplit(url)
     if parts.password is None:
         return url
-    userinfo, _, hostport = parts.netloc.rpartition("@")
+    userinfo, _at, hostport = parts.netloc.rpartition("@")
     return urlunsplit(parts._replace(netloc="%s:%s@%s" % (userinfo.partition(":")[0], MASK, hostport)))
 
 
@@ -176,7 +176,7 @@ class _Exchange:
             self.connection.connect()
             self.connection.request(self.method, self.path, self.body, self.headers)
             # Wait for the first byte here, so that "nothing arrived" is told apart from an answer too slow.
-            readable, _, _ = select.select([self.connection.sock], [], [], max(self.deadline - time.monotonic(), 0))
+            readable, _writable, _failed = select.select([self.connection.sock], [], [], max(self.deadline - time.monotonic(), 0))
             if not readable or self.expired:  # the watchdog's shutdown also makes the socket readable
                 raise self.fail_expired()
             self.received = 0
@@ -255,8 +255,8 @@ class Stream:
             try:
                 line = exchange.response.readline(self.line_limit + 1)
             except (socket.timeout, TimeoutError):
-                raise HttpFailure("%s: sent nothing for %s s (after %s)" % (exchange.where, self.idle,
-                                                                           _size(exchange.received)), "idle")
+                raise HttpFailure("%s: sent nothing for %s s (after %s)"
+                                  % (exchange.where, self.idle, _size(exchange.received)), "idle")
             except (OSError, http.client.HTTPException) as error:
                 raise exchange.fail(error)
             if not line:

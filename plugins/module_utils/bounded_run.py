@@ -23,7 +23,7 @@ class CommandTimedOut(Exception):
 def run(argv, timeout=DEFAULT_TIMEOUT):
     """(rc, stdout, stderr) of argv, text; CommandTimedOut when it runs longer than ``timeout`` seconds."""
     try:
-        done = subprocess.run(argv, stdin=subprocess.DEVNULL, stdout=subprocess.PIPE, stderr=subprocess.PIPE,
+        done = subprocess.run(argv, check=False, stdin=subprocess.DEVNULL, stdout=subprocess.PIPE, stderr=subprocess.PIPE,
                               timeout=timeout, universal_newlines=True, errors="replace")
     except subprocess.TimeoutExpired:
         raise CommandTimedOut("`%s` did not finish within %s s and was stopped." % (" ".join(argv), timeout))

@@ -4,8 +4,9 @@
 """What a running ComfyUI says about itself, compared with what the comfyui role wanted: pure functions.
 
 Used by the comfyui_check module (which reads the journal and the venv) and called directly by the unit tests;
-``ComfyUI`` asks the routes through the bounded HTTP layer, each with its deadline, size limit and shape. The rules follow ComfyUI's own code (nodes.py init_external_custom_nodes and
-load_custom_node, server.py /object_info and /models/{folder}, folder_paths.py), the same at 0.3.64 and v0.8.2.
+``ComfyUI`` asks the routes through the bounded HTTP layer, each with its deadline, size limit and shape. The
+rules follow ComfyUI's own code (nodes.py init_external_custom_nodes and load_custom_node, server.py /object_info
+and /models/{folder}, folder_paths.py), the same at 0.3.64 and v0.8.2.
 Standard library only, Python 3.8 syntax.
 """
 

@@ -4,7 +4,8 @@
 """Small file utilities the model store's modules share: one of each, so they cannot drift apart.
 
 The sha256 of a file, whether a path lies inside a root, sizes, same-filesystem and same-content
-checks, and the atomic JSON write (safe_file.write_text underneath) that every record and state file goes through. Standard library only: this runs on the managed host.
+checks, and the atomic JSON write (safe_file.write_text underneath) that every record and state file goes
+through. Standard library only: this runs on the managed host.
 """
 
 from __future__ import absolute_import, division, print_function

@@ -192,4 +192,3 @@ def store_report(store_root, comfyui_root=None, archive_root=None, listed=None, 
         listed_prefixes = {STORE_LABEL: listed_prefixes.get("store") or [],
                            COMFYUI_LABEL: listed_prefixes.get("comfyui") or []}
     return collect(roots, archive_root, listed, listed_prefixes)
-

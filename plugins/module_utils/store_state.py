@@ -94,8 +94,8 @@ def report_state(store_root, comfyui_root, archive_root, listed, report_path, ow
     """
     text = markdown(store_report(store_root, comfyui_root, archive_root, listed, listed_prefixes))
     uid, gid = account_ids(owner, group)
-    current = _report_text(report_path) == text and not folders_off([report_path], uid, gid, mode,
-                                                                     kind=stat.S_ISREG)
+    current = (_report_text(report_path) == text
+               and not folders_off([report_path], uid, gid, mode, kind=stat.S_ISREG))
     return {"markdown": text, "current": current}
 
 

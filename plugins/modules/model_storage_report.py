@@ -163,5 +163,6 @@ def main():
             module.fail_json(msg=str(error))
     module.exit_json(**result)
 
+
 if __name__ == "__main__":
     main()

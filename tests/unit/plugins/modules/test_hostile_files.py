@@ -68,7 +68,7 @@ def make_secret_parseable(tmp_path):
 @pytest.mark.parametrize(("kind", "said"), KINDS, ids=KIND_IDS)
 @pytest.mark.parametrize("check_mode", [False, True], ids=["run", "check"])
 def test_a_planted_file_fails_the_module_and_nothing_of_it_leaks(tmp_path, capsys, setup, name, kind, said,
-                                                                  check_mode):
+                                                                 check_mode):
     make_secret_parseable(tmp_path)
     folder = tmp_path / "service-account-folder"
     folder.mkdir()
