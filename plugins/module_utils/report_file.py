@@ -12,14 +12,19 @@ from __future__ import absolute_import, division, print_function
 
 __metaclass__ = type
 
+import os
+
 from ansible_collections.ai4artsed.devserver.plugins.module_utils.owned_file import update_file, wanted_attributes
 
 
 def write_report(module, dest, text):
     """Write text to dest when it differs, then owner, group and mode; returns changed, dest and, in --diff mode,
     the diff. ValueError (the module fails with it) when dest is not a regular file or its folder is missing."""
-    before, _after, changed = update_file(dest, "a report", lambda _before: text, wanted_attributes(module.params),
-                                          module.check_mode)
+    attributes = wanted_attributes(module.params)
+    if module.check_mode and not os.path.isdir(os.path.dirname(dest) or os.curdir):
+        before, changed = None, True  # check mode on a fresh host: the run before this one makes the folder
+    else:
+        before, _after, changed = update_file(dest, "a report", lambda _before: text, attributes, module.check_mode)
     result = {"changed": changed, "dest": dest}
     if module._diff:
         result["diff"] = {"before": before or "", "after": text, "before_header": dest, "after_header": dest}

@@ -134,3 +134,15 @@ def test_two_runs_at_once_on_one_file_never_lose_an_update(tmp_path, module, mon
     text = path.read_text()
     assert sorted([outcomes.get(timeout=1), outcomes.get(timeout=1)]) == [0, 0]
     assert "FirstKey" in text and "SecondKey" in text, text
+
+
+@pytest.mark.parametrize(("setup", "name"), MODULES[3:], ids=MODULE_IDS[3:])
+def test_a_report_into_a_folder_not_made_yet_is_a_change_in_check_mode_and_an_error_in_a_run(tmp_path, capsys, setup,
+                                                                                             name):
+    """Check mode on a fresh host: the common role would make the folder first."""
+    module, args = setup(tmp_path, str(tmp_path / "not-yet" / name))
+    failed, result = run_module(capsys, module, args, check_mode=True)
+    assert not failed and result["changed"], result
+    failed, result = run_module(capsys, module, args)
+    assert failed and "the folder %s does not exist" % (tmp_path / "not-yet") in result["msg"]
+    assert not (tmp_path / "not-yet").exists()
