@@ -31,10 +31,11 @@ FILE_OPTIONS = {"owner": {"type": "str"}, "group": {"type": "str"}, "mode": {"ty
 LOCK_TIMEOUT = 60  # seconds another run may hold the file before this one gives up
 
 
-def wanted_attributes(params):
-    """(mode, uid, gid) from the task's mode, owner and group; UnsafeFile for any that cannot be."""
+def wanted_attributes(params, check_mode=False):
+    """(mode, uid, gid) from the task's mode, owner and group; UnsafeFile for any that cannot be. In check mode an
+    account that does not exist yet is one an earlier task would create: it counts as a change, not an error."""
     mode = parse_mode(params.get("mode"))
-    uid, gid = resolve_ids(params.get("owner"), params.get("group"))
+    uid, gid = resolve_ids(params.get("owner"), params.get("group"), missing_ok=check_mode)
     return mode, uid, gid
 
 

@@ -20,7 +20,7 @@ from ansible_collections.ai4artsed.devserver.plugins.module_utils.owned_file imp
 def write_report(module, dest, text):
     """Write text to dest when it differs, then owner, group and mode; returns changed, dest and, in --diff mode,
     the diff. ValueError (the module fails with it) when dest is not a regular file or its folder is missing."""
-    attributes = wanted_attributes(module.params)
+    attributes = wanted_attributes(module.params, module.check_mode)
     if module.check_mode and not os.path.isdir(os.path.dirname(dest) or os.curdir):
         before, changed = None, True  # check mode on a fresh host: the run before this one makes the folder
     else:

@@ -33,6 +33,7 @@ import stat
 
 TEXT_LIMIT = 16 * 1024 * 1024  # a settings file, record or report is kilobytes; this stops a planted endless file
 MAX_ID = 2 ** 32 - 2  # (uid_t)-1 means "leave as it is" to chown
+NOT_YET = -2  # an account check mode expects an earlier task to create: differs from every file's owner
 NOTHING_CHANGED = "nothing was read or changed"
 
 KINDS = ((stat.S_ISLNK, "a symlink"), (stat.S_ISFIFO, "a FIFO (named pipe)"), (stat.S_ISSOCK, "a socket"),
@@ -288,7 +289,7 @@ def parse_mode(value):
     return bits
 
 
-def _id_of(value, option, kind, lookup):
+def _id_of(value, option, kind, lookup, missing_ok):
     if value in (None, ""):
         return -1
     text = str(value).strip()
@@ -301,13 +302,17 @@ def _id_of(value, option, kind, lookup):
     try:
         return lookup(text)
     except KeyError:
+        if missing_ok:
+            return NOT_YET
         raise UnsafeFile("%s %s: there is no such %s on this host; create it first, nothing was changed"
                          % (option, text, kind))
     except ValueError as error:  # a NUL byte, a lone surrogate
         raise UnsafeFile("%s %r is not a %s name (%s); nothing was changed" % (option, text, kind, error))
 
 
-def resolve_ids(owner, group):
-    """(uid, gid) for a user and a group, by name or number; -1 where not given. UnsafeFile for unknown ones."""
-    return (_id_of(owner, "owner", "user", lambda name: pwd.getpwnam(name).pw_uid),
-            _id_of(group, "group", "group", lambda name: grp.getgrnam(name).gr_gid))
+def resolve_ids(owner, group, missing_ok=False):
+    """(uid, gid) for a user and a group, by name or number; -1 where not given. UnsafeFile for unknown names,
+    unless missing_ok (check mode on a fresh host, where an earlier task creates the account): then NOT_YET, which
+    counts as a change and must never reach a write."""
+    return (_id_of(owner, "owner", "user", lambda name: pwd.getpwnam(name).pw_uid, missing_ok),
+            _id_of(group, "group", "group", lambda name: grp.getgrnam(name).gr_gid, missing_ok))

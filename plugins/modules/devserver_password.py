@@ -141,8 +141,8 @@ def main():
 
     try:
         check_new_password(password, module.params["min_length"])
-        stored, _after, changed = update_file(path, "a password hash", hashed_text, wanted_attributes(module.params),
-                                              module.check_mode)
+        attributes = wanted_attributes(module.params, module.check_mode)
+        stored, _after, changed = update_file(path, "a password hash", hashed_text, attributes, module.check_mode)
     except ValueError as error:
         module.fail_json(msg=str(error), path=path)
     write, reason = decision["write"], decision["reason"]

@@ -153,8 +153,8 @@ def main():
 
     try:
         check_wanted(module.params["settings"])
-        before, after, changed = update_file(path, "the app's settings", merged_text, wanted_attributes(module.params),
-                                             module.check_mode)
+        attributes = wanted_attributes(module.params, module.check_mode)
+        before, after, changed = update_file(path, "the app's settings", merged_text, attributes, module.check_mode)
     except ValueError as error:
         module.fail_json(msg=str(error), path=path)
     result = dict(merge, changed=changed, path=path)

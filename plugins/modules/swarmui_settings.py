@@ -165,7 +165,7 @@ def main():
         before, after, changed = update_file(
             path, "SwarmUI's settings", settings_text(path, module.params["settings"], module.params["exclusive"],
                                                       changes),
-            wanted_attributes(module.params), module.check_mode)
+            wanted_attributes(module.params, module.check_mode), module.check_mode)
     except ValueError as error:
         module.fail_json(msg=str(error), path=path, changes=[])
     result = {"changed": changed, "changes": changes, "path": path}

@@ -146,3 +146,15 @@ def test_a_report_into_a_folder_not_made_yet_is_a_change_in_check_mode_and_an_er
     failed, result = run_module(capsys, module, args)
     assert failed and "the folder %s does not exist" % (tmp_path / "not-yet") in result["msg"]
     assert not (tmp_path / "not-yet").exists()
+
+
+@pytest.mark.parametrize(("setup", "name"), MODULES, ids=MODULE_IDS)
+def test_an_owner_not_created_yet_is_a_change_in_check_mode_and_an_error_in_a_run(tmp_path, capsys, setup, name):
+    """Check mode on a fresh host: the common role creates the service account before these tasks."""
+    module, args = setup(tmp_path, str(tmp_path / name))
+    args = dict(args, owner="ai4artsed-not-yet", group="ai4artsed-not-yet")
+    failed, result = run_module(capsys, module, args, check_mode=True)
+    assert not failed and result["changed"], result
+    failed, result = run_module(capsys, module, args)
+    assert failed and "owner ai4artsed-not-yet: there is no such user" in result["msg"]
+    assert not (tmp_path / name).exists()
