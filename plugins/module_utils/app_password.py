@@ -71,14 +71,24 @@ def split_hash(stored):
     return tuple(parts) if known else None
 
 
-def _cost(method):
-    """(pbkdf2 iterations, scrypt memory in bytes) a check of a split_hash method takes, with Werkzeug's defaults."""
+def method_parameters(method):
+    """A split_hash method with Werkzeug's defaults filled in: ("scrypt", (n, r, p)) or
+    ("pbkdf2", (hash name, iterations))."""
     name, _sep, parameters = method.partition(":")
     arguments = parameters.split(":") if parameters else []
     if name == "scrypt":
-        n, r, p = [int(argument) for argument in arguments] if arguments else (2 ** 15, 8, 1)
+        return name, tuple(int(argument) for argument in arguments) if arguments else (2 ** 15, 8, 1)
+    return name, (arguments[0] if arguments else "sha256",
+                  int(arguments[1]) if len(arguments) == 2 else PBKDF2_ITERATIONS)
+
+
+def _cost(method):
+    """(pbkdf2 iterations, scrypt memory in bytes) a check of a split_hash method takes."""
+    name, arguments = method_parameters(method)
+    if name == "scrypt":
+        n, r, p = arguments
         return 0, 128 * n * r * p
-    return (int(arguments[1]) if len(arguments) == 2 else PBKDF2_ITERATIONS), 0
+    return arguments[1], 0
 
 
 def too_costly(stored):
@@ -98,14 +108,12 @@ def too_costly(stored):
 
 def derive(method, salt, password):
     """The hex digest Werkzeug's _hash_internal computes for a method of split_hash, with its defaults."""
-    name, _sep, parameters = method.partition(":")
-    arguments = parameters.split(":") if parameters else []
+    name, arguments = method_parameters(method)
     salt_bytes, password_bytes = salt.encode("utf-8"), password.encode("utf-8")
     if name == "scrypt":
-        n, r, p = [int(argument) for argument in arguments] if arguments else (2 ** 15, 8, 1)
+        n, r, p = arguments
         return hashlib.scrypt(password_bytes, salt=salt_bytes, n=n, r=r, p=p, maxmem=132 * n * r * p).hex()
-    hash_name = arguments[0] if arguments else "sha256"
-    iterations = int(arguments[1]) if len(arguments) == 2 else PBKDF2_ITERATIONS
+    hash_name, iterations = arguments
     return hashlib.pbkdf2_hmac(hash_name, password_bytes, salt_bytes, iterations).hex()
 
 
