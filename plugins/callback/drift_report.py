@@ -77,6 +77,7 @@ from ansible_collections.ai4artsed.devserver.plugins.module_utils.drift_findings
     has_drift,
     unreachable,
 )
+from ansible_collections.ai4artsed.devserver.plugins.module_utils.fileutil import make_folder
 from ansible_collections.ai4artsed.devserver.plugins.module_utils.safe_file import write_text
 
 MARKER = "ai4artsed_drift_check"
@@ -214,9 +215,7 @@ class CallbackModule(CallbackBase):
         path = os.path.expanduser(self.get_option("report_path"))
         gid = self._report_gid(path)
         try:
-            folder = os.path.dirname(path)
-            if folder and not os.path.isdir(folder):
-                os.makedirs(folder)
+            make_folder(os.path.dirname(path) or os.curdir)
             # safe_file writes a new file every time (a report an older run left 0644 is replaced, not rewritten),
             # 0600 until it has its group and mode and then renamed over the path, so no other account can read it
             # at any moment; it refuses a symlink at the path, which could send the report to any file we may write.
