@@ -1,6 +1,6 @@
 """After converge: table inet ai4artsed is live on the (shared) network; from a namespace of the test's own, the
-DevServer app's ports answer the allow-listed address and refuse any other, SwarmUI's (on loopback), ComfyUI's and
-Ollama's refuse even the allowed one, loopback reaches everything, a port the role does not list stays open, and the
+app's proxy ports answer the allow-listed address and refuse any other, the app's own ports, SwarmUI's (on loopback),
+ComfyUI's and Ollama's refuse even the allowed one, loopback reaches everything, a port the role does not list stays open, and the
 host's own table is untouched. A deleted table is put back by a re-run that says so; bad input stops the preflight
 with the value named; firewall_enabled: false removes the table."""
 
@@ -12,9 +12,11 @@ import yaml
 
 SCENARIO = Path(__file__).resolve().parents[1]
 GROUP_VARS = yaml.safe_load((SCENARIO / "molecule.yml").read_text())["provisioner"]["inventory"]["group_vars"]["devservers"]
-APP_PORTS = GROUP_VARS["firewall_app_ports"]  # 17811, 17812: not the defaults, the devserver scenario's app has 17802
-APP_PORT = APP_PORTS[0]
-LOOPBACK_ONLY_PORTS = [7801, 7821, 11434]  # SwarmUI on 127.0.0.1 (the default), ComfyUI, Ollama
+# Not the defaults: the devserver scenario's staging app (17802) and its proxy (17812) run beside this scenario
+APP_PORTS = GROUP_VARS["firewall_app_ports"]  # the app's own ports: loopback only
+PROXY_PORTS = GROUP_VARS["firewall_proxy_ports"]  # the app's proxy: loopback and the allow-list
+PROXY_PORT = PROXY_PORTS[0]
+LOOPBACK_ONLY_PORTS = APP_PORTS + [7801, 7821, 11434]  # the app, SwarmUI on 127.0.0.1 (the default), ComfyUI, Ollama
 UNLISTED_PORT = 17800  # a listener of the scenario that the role does not protect
 RULES = "/etc/ai4artsed/firewall.nft"
 CONVERGE = "converge.yml"
@@ -33,10 +35,11 @@ def our_table(host):
 def test_the_table_is_live_with_the_ports_and_the_allow_list(host):
     listing = our_table(host)
     assert listing.rc == 0, listing.stderr
-    assert "tcp dport { 7801, 7821, 11434 } reject with tcp reset" in listing.stdout
-    app_ports = ", ".join(str(port) for port in APP_PORTS)
-    assert "tcp dport { %s } ip saddr @allowed_ipv4 accept" % app_ports in listing.stdout
-    assert "tcp dport { %s } reject with tcp reset" % app_ports in listing.stdout
+    loopback_ports = ", ".join(str(port) for port in sorted(LOOPBACK_ONLY_PORTS))
+    assert "tcp dport { %s } reject with tcp reset" % loopback_ports in listing.stdout
+    proxy_ports = ", ".join(str(port) for port in PROXY_PORTS)
+    assert "tcp dport { %s } ip saddr @allowed_ipv4 accept" % proxy_ports in listing.stdout
+    assert "tcp dport { %s } reject with tcp reset" % proxy_ports in listing.stdout
     assert "elements = { 198.51.100.2 }" in listing.stdout
     assert "elements = { 2001:db8:14::2 }" in listing.stdout
     assert "policy accept" in listing.stdout
@@ -62,14 +65,14 @@ def test_the_unit_is_hardened(security_exposure):
     assert security_exposure("ai4artsed-firewall") <= 5.0
 
 
-@pytest.mark.parametrize("port", APP_PORTS + LOOPBACK_ONLY_PORTS + [UNLISTED_PORT])
+@pytest.mark.parametrize("port", PROXY_PORTS + LOOPBACK_ONLY_PORTS + [UNLISTED_PORT])
 @pytest.mark.parametrize("source", ["127.0.0.1", "::1"])
 def test_loopback_reaches_every_port(outside_client, port, source):
     assert outside_client.request(port, source) == 200
 
 
-@pytest.mark.parametrize("port", APP_PORTS)
-def test_the_app_ports_answer_only_the_allow_listed_addresses(outside_client, port):
+@pytest.mark.parametrize("port", PROXY_PORTS)
+def test_the_proxy_ports_answer_only_the_allow_listed_addresses(outside_client, port):
     client = outside_client
     assert client.request(port, client.ALLOWED_IPV4) == 200
     assert client.request(port, client.ALLOWED_IPV6) == 200
@@ -78,7 +81,7 @@ def test_the_app_ports_answer_only_the_allow_listed_addresses(outside_client, po
 
 
 @pytest.mark.parametrize("port", LOOPBACK_ONLY_PORTS)
-def test_swarmui_comfyui_and_ollama_refuse_even_the_allowed_address(outside_client, port):
+def test_the_app_swarmui_comfyui_and_ollama_refuse_even_the_allowed_address(outside_client, port):
     client = outside_client
     for source in (client.ALLOWED_IPV4, client.ALLOWED_IPV6, client.OUTSIDE_IPV4, client.OUTSIDE_IPV6):
         assert client.request(port, source) == "refused", source
@@ -94,7 +97,7 @@ def test_the_hosts_own_table_survives(host):
 
 def test_a_deleted_table_is_reported_by_check_mode_and_put_back_by_a_rerun(host, run_playbook, outside_client):
     host.check_output("nft delete table inet ai4artsed")
-    assert outside_client.request(APP_PORT, outside_client.OUTSIDE_IPV4) == 200  # the hole the role must close
+    assert outside_client.request(PROXY_PORT, outside_client.OUTSIDE_IPV4) == 200  # the hole the role must close
 
     code, output = run_playbook(CONVERGE, check=True)
     assert code == 0, output[-3000:]
@@ -105,7 +108,7 @@ def test_a_deleted_table_is_reported_by_check_mode_and_put_back_by_a_rerun(host,
     code, output = run_playbook(CONVERGE)
     assert code == 0, output[-3000:]
     assert changed(output) >= 1
-    assert outside_client.request(APP_PORT, outside_client.OUTSIDE_IPV4) == "refused"
+    assert outside_client.request(PROXY_PORT, outside_client.OUTSIDE_IPV4) == "refused"
     assert "host-own-marker" in host.check_output("nft list table inet host_own")
 
     code, output = run_playbook(CONVERGE)
@@ -114,11 +117,11 @@ def test_a_deleted_table_is_reported_by_check_mode_and_put_back_by_a_rerun(host,
 
 def test_an_altered_table_is_put_back(host, run_playbook, outside_client):
     host.check_output("nft add element inet ai4artsed allowed_ipv4 { 198.51.100.3 }")
-    assert outside_client.request(APP_PORT, outside_client.OUTSIDE_IPV4) == 200
+    assert outside_client.request(PROXY_PORT, outside_client.OUTSIDE_IPV4) == 200
 
     code, output = run_playbook(CONVERGE)
     assert code == 0 and changed(output) >= 1, output[-3000:]
-    assert outside_client.request(APP_PORT, outside_client.OUTSIDE_IPV4) == "refused"
+    assert outside_client.request(PROXY_PORT, outside_client.OUTSIDE_IPV4) == "refused"
 
 
 @pytest.mark.parametrize(
@@ -145,9 +148,9 @@ def test_disabling_removes_only_our_table_and_enabling_brings_it_back(host, run_
     assert code == 0 and changed(output) >= 1, output[-3000:]
     assert our_table(host).rc != 0
     assert not host.service("ai4artsed-firewall").is_enabled
-    assert outside_client.request(APP_PORT, outside_client.OUTSIDE_IPV4) == 200
+    assert outside_client.request(PROXY_PORT, outside_client.OUTSIDE_IPV4) == 200
     assert "host-own-marker" in host.check_output("nft list table inet host_own")
 
     code, output = run_playbook(CONVERGE)
     assert code == 0, output[-3000:]
-    assert outside_client.request(APP_PORT, outside_client.OUTSIDE_IPV4) == "refused"
+    assert outside_client.request(PROXY_PORT, outside_client.OUTSIDE_IPV4) == "refused"
