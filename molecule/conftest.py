@@ -77,6 +77,42 @@ except (socket.timeout, TimeoutError):
 """
 
 
+# A short HTTP session from a given source address, run on the instance: each step a NEW connection (method, path,
+# Host header, JSON body), the cookies that earlier answers set sent back as a browser on HTTPS would (Secure ones too:
+# the tunnel's visitors come over HTTPS). argv: source, destination, port, the steps as JSON. Prints a JSON list of
+# {"status", "body"} (status "refused" or "timeout" when there was no answer).
+_SESSION_SCRIPT = r"""
+import http.client, json, socket, sys
+source, destination, port, steps = sys.argv[1], sys.argv[2], int(sys.argv[3]), json.loads(sys.argv[4])
+cookies, answers = {}, []
+for step in steps:
+    connection = http.client.HTTPConnection(destination, port, timeout=30, source_address=(source, 0))
+    body = json.dumps(step["json"]).encode() if "json" in step else None
+    try:
+        connection.putrequest(step.get("method", "GET"), step["path"], skip_host=True, skip_accept_encoding=True)
+        connection.putheader("Host", step["host"])
+        if body is not None:
+            connection.putheader("Content-Type", "application/json")
+            connection.putheader("Content-Length", str(len(body)))
+        if cookies:
+            connection.putheader("Cookie", "; ".join("%s=%s" % pair for pair in cookies.items()))
+        connection.endheaders(body)
+        response = connection.getresponse()
+        for header, value in response.getheaders():
+            if header.lower() == "set-cookie":
+                name, _, rest = value.partition("=")
+                cookies[name.strip()] = rest.split(";")[0]
+        answers.append({"status": response.status, "body": response.read().decode("utf-8", "replace")[:300]})
+    except ConnectionRefusedError:
+        answers.append({"status": "refused", "body": ""})
+    except (socket.timeout, TimeoutError):
+        answers.append({"status": "timeout", "body": ""})
+    finally:
+        connection.close()
+print(json.dumps(answers))
+"""
+
+
 class OutsideClient:
     """A client outside the instance's host: a network namespace of the test's own, joined to the instance's (shared)
     network by a veth pair, with documentation addresses (TEST-NET-2 198.51.100.0/24 and 2001:db8:14::/64, never a
@@ -92,6 +128,10 @@ class OutsideClient:
     request(port, source, path="/") -> the HTTP status (int), "refused" (connection reset or refused at once) or
     "timeout": a GET to the instance's address of the source's family. A loopback source (127.0.0.1, ::1) asks from
     the instance itself, on loopback.
+
+    session(port, source, steps) -> one {"status", "body"} per step: steps are {"method", "path", "host", "json"}
+    requests, each on a new connection, with the cookies earlier answers set (see _SESSION_SCRIPT); same addresses
+    as request().
     """
 
     NAMESPACE = "ai4artsed-outside"
@@ -131,16 +171,25 @@ class OutsideClient:
         self.host.run("ip link del %s", self.LINK)
 
     def request(self, port, source, path="/"):
-        if source in ("127.0.0.1", "::1"):
-            command = ["python3", "-c", _REQUEST_SCRIPT, source, source, str(port), path]
-        else:
-            destination = self.SERVER_IPV6 if ":" in source else self.SERVER_IPV4
-            command = ["ip", "netns", "exec", self.NAMESPACE, "python3", "-c", _REQUEST_SCRIPT,
-                       source, destination, str(port), path]
+        command = self._command(_REQUEST_SCRIPT, source, port, path)
         result = self.host.run(" ".join(["%s"] * len(command)), *command)
         assert result.rc == 0, result.stderr
         answer = result.stdout.strip()
         return int(answer) if answer.isdigit() else answer
+
+    def session(self, port, source, steps):
+        command = self._command(_SESSION_SCRIPT, source, port, json.dumps(steps))
+        result = self.host.run(" ".join(["%s"] * len(command)), *command)
+        assert result.rc == 0, result.stderr
+        return json.loads(result.stdout)
+
+    def _command(self, script, source, port, argument):
+        """python3 -c script source destination port argument: on loopback, or in the namespace."""
+        if source in ("127.0.0.1", "::1"):
+            return ["python3", "-c", script, source, source, str(port), argument]
+        destination = self.SERVER_IPV6 if ":" in source else self.SERVER_IPV4
+        return ["ip", "netns", "exec", self.NAMESPACE, "python3", "-c", script, source, destination, str(port),
+                argument]
 
 
 @pytest.fixture(scope="module")

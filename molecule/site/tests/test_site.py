@@ -49,6 +49,7 @@ SERVICES = {
     "ollama": "ollama",
     "ai4artsed-devserver@production": "ai4artsed",
     "cloudflared": "cloudflared",
+    "ai4artsed-devserver-proxy@production": "ai4artsed-proxy",
 }
 # The firewall's unit is a oneshot that loads the table and stays active without a process.
 UNITS = list(SERVICES) + ["ai4artsed-firewall"]
@@ -211,17 +212,22 @@ def test_every_service_runs_as_its_own_non_root_account(host, capsys, unit, acco
 
 
 @pytest.mark.parametrize("port, allowed_reaches", [
-    (17801, True),   # the app: loopback and firewall_allowed_networks
+    (17811, True),   # the app's proxy: loopback and firewall_allowed_networks
+    (17801, False),  # the app itself: the workstation only (it logs a peer 127.0.0.1 in)
     (7801, False),   # SwarmUI: swarmui_host is loopback in production
     (7821, False),   # ComfyUI
     (11434, False),  # Ollama
     (20241, False),  # cloudflared's metrics
 ])
-def test_only_the_app_is_reached_from_outside_the_host(outside_client, capsys, port, allowed_reaches):
-    allowed = outside_client.request(port, outside_client.ALLOWED_IPV4, "/")
-    outside = outside_client.request(port, outside_client.OUTSIDE_IPV4, "/")
+@pytest.mark.parametrize("family", ["IPv4", "IPv6"])
+def test_only_the_apps_proxy_is_reached_from_outside_the_host(outside_client, capsys, port, allowed_reaches, family):
+    client = outside_client
+    allowed_source, outside_source = ((client.ALLOWED_IPV4, client.OUTSIDE_IPV4) if family == "IPv4"
+                                      else (client.ALLOWED_IPV6, client.OUTSIDE_IPV6))
+    allowed = client.request(port, allowed_source, "/")
+    outside = client.request(port, outside_source, "/")
     with capsys.disabled():
-        print("\nport %d from outside: allow-listed address %s, other address %s" % (port, allowed, outside))
+        print("\nport %d from outside (%s): allow-listed address %s, other address %s" % (port, family, allowed, outside))
     assert isinstance(allowed, int) if allowed_reaches else allowed == "refused"
     assert outside == "refused"
 
