@@ -35,7 +35,7 @@ UNIT = "ai4artsed-devserver@production.service"
 PROXY_UNIT = "ai4artsed-devserver-proxy@production"
 PROTECTED = "/api/settings/"  # what the settings page GETs: the current configuration
 LOOPBACK_HOSTS = ["localhost", "127.0.0.1", "[::1]"]
-RESTART_WITHIN = 60  # seconds: systemd's RestartSec (5) plus the app's start
+RESTART_WITHIN = 95  # seconds: systemd's RestartSec (5) plus the time the role gives the app to start (90)
 
 
 def status(answer):
