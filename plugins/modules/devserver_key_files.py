@@ -115,9 +115,9 @@ files:
       type: str
     state:
       description:
-        - C(created), C(replaced by the vault's key), C(as the vault sets it), C(as the vault sets it; owner, group or
+        - "C(created), C(replaced by the vault's key), C(as the vault sets it), C(as the vault sets it; owner, group or
           mode corrected) for a key the vault sets; C(set on the host, not from the vault) or C(missing) for one it
-          does not; C(skipped: the node pack is not installed).
+          does not; C(skipped: the node pack is not installed)."
       type: str
   sample:
     - {path: /home/ai4artsed/ai/ai4artsed_production/devserver/openrouter.key, key: OPENROUTER_API_KEY, state: created}
