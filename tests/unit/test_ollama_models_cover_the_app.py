@@ -107,8 +107,7 @@ def app_config(tmp_path_factory):
 
 
 def test_every_local_ollama_model_of_the_app_is_pulled_by_default(app_config):
-    keys, _ = model_keys(app_config)
-    models, _ = local_ollama_models(keys)
+    models = local_ollama_models(model_keys(app_config)[0])[0]
     # the reading found the app's safety models (a parser that finds nothing would pass vacuously)
     used = {key for keys_of_model in models.values() for key in keys_of_model}
     assert {"SAFETY_MODEL", "DSGVO_VERIFY_MODEL", "VLM_SAFETY_MODEL", "STAGE1_TEXT_MODEL"} <= used, models
@@ -160,6 +159,6 @@ def test_a_value_it_cannot_place_is_reported_not_skipped():
 
 
 def test_without_the_five_defaults_the_apps_models_are_reported():
-    found, _ = missing_from_defaults(CONFIG, ["gpt-oss:20b", "llama3.2-vision:latest"])  # the role before issue 25
+    found = missing_from_defaults(CONFIG, ["gpt-oss:20b", "llama3.2-vision:latest"])[0]  # the role before issue 25
     assert found == {"llama-guard3:1b": ["SAFETY_MODEL"], "qwen3:1.7b": ["DSGVO_VERIFY_MODEL"],
                      "qwen3-vl:2b": ["VLM_SAFETY_MODEL"]}

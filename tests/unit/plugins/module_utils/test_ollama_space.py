@@ -20,8 +20,8 @@ def on_disk(*names):
     """The manifest paths Ollama writes for these (host/namespace/model/tag below the manifests folder)."""
     paths = []
     for name in names:
-        model, _, tag = name.partition(":")
-        paths.append("%s/registry.ollama.ai/library/%s/%s" % (MANIFESTS, model, tag or "latest"))
+        model, colon, tag = name.partition(":")
+        paths.append("%s/registry.ollama.ai/library/%s/%s" % (MANIFESTS, model, tag if colon else "latest"))
     return paths
 
 
