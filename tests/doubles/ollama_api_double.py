@@ -25,8 +25,9 @@ loopback only:
   A pulled manifest is written in lower case (how the real registry treats upper case is unconfirmed).
 
 The "registry" is a catalogue in this file (``CATALOGUE``; more models through ``catalogue=``):
-``gpt-oss:20b`` (about 13.8 GB), ``llama3.2-vision:latest`` = ``:11b`` (about 7.8 GB) and ``tiny-test:latest``
-(a few MB). Pulls report the real sizes as ``total`` but write only tiny blobs whose sha256 is their digest,
+the five models the DevServer app calls, ``gpt-oss:20b`` (about 13.8 GB), ``llama3.2-vision:latest`` = ``:11b``
+(about 7.8 GB), ``llama-guard3:1b`` (about 1.6 GB), ``qwen3:1.7b`` (about 1.4 GB) and ``qwen3-vl:2b`` (about 1.9 GB),
+and ``tiny-test:latest`` (a few MB). Pulls report the real sizes as ``total`` but write only tiny blobs whose sha256 is their digest,
 with a real-layout manifest, so a restarted double still has its models. A pull of a model of 1 GB or more
 takes ``pull_seconds`` (default 3 s, env ``OLLAMA_DOUBLE_PULL_SECONDS``), a smaller one proportionally less;
 a progress line goes out about every 60 ms, as Ollama sends them.
@@ -80,10 +81,15 @@ LAYER_MEDIA_TYPE = "application/vnd.ollama.image.%s"
 
 GPT_OSS_TEMPLATE = "<|start|>system<|message|>{{ .System }}<|end|>{{- range .Messages }}...{{- end }}<|start|>assistant"
 LLAMA_VISION_TEMPLATE = "{{- range $index, $_ := .Messages }}<|start_header_id|>{{ .Role }}<|end_header_id|>...{{- end }}"
+LLAMA_GUARD_TEMPLATE = "<|begin_of_text|><|start_header_id|>user<|end_header_id|>\n\nTask: Check if there is unsafe content..."
+QWEN3_TEMPLATE = "{{- if .Messages }}{{- range $i, $_ := .Messages }}<|im_start|>{{ .Role }}\n{{ .Content }}<|im_end|>...{{ end }}"
 
-# The "registry". Sizes are the published download sizes (research notes section 3.3); layers are the
-# kinds the real manifests have. A layer's content is what the double writes: for the model weights a
-# short placeholder whose declared size is the real one.
+# The "registry". Sizes are the published download sizes (gpt-oss and llama3.2-vision: research notes section 3.3;
+# the three the DevServer app added, llama-guard3:1b 1.6 GB, qwen3:1.7b 1.4 GB and qwen3-vl:2b 1.9 GB: the ollama.com
+# library's figures, rounded as it shows them; the ollama role's vars/main.yml uses the same). Layers are the kinds
+# the real manifests have (for the three new ones as their library pages list them, not read from the manifests);
+# qwen3-vl has no template layer, Ollama renders it with a built-in renderer named in its config. A layer's content
+# is what the double writes: for the model weights a short placeholder whose declared size is the real one.
 CATALOGUE = {
     "gpt-oss:20b": {
         "family": "gptoss", "parameter_size": "20.9B", "quantization_level": "MXFP4",
@@ -100,6 +106,30 @@ CATALOGUE = {
         "layers": [
             ("model", 7816589568), ("template", LLAMA_VISION_TEMPLATE),
             ("license", "LLAMA 3.2 COMMUNITY LICENSE AGREEMENT (double)"), ("params", '{"temperature":0.6,"top_p":0.9}'),
+        ],
+    },
+    "llama-guard3:1b": {
+        "family": "llama", "parameter_size": "1.5B", "quantization_level": "Q8_0",
+        "capabilities": ["completion"], "context_length": 131072,
+        "layers": [
+            ("model", 1600000000), ("template", LLAMA_GUARD_TEMPLATE),
+            ("license", "LLAMA 3.2 COMMUNITY LICENSE AGREEMENT (double)"), ("params", '{"temperature":0}'),
+        ],
+    },
+    "qwen3:1.7b": {
+        "family": "qwen3", "parameter_size": "2.0B", "quantization_level": "Q4_K_M",
+        "capabilities": ["completion", "tools", "thinking"], "context_length": 40960,
+        "layers": [
+            ("model", 1400000000), ("template", QWEN3_TEMPLATE), ("license", "Apache License 2.0 (double)"),
+            ("params", '{"repeat_penalty":1,"stop":["<|im_start|>","<|im_end|>"],"temperature":0.6,"top_k":20,"top_p":0.95}'),
+        ],
+    },
+    "qwen3-vl:2b": {
+        "family": "qwen3vl", "parameter_size": "2.1B", "quantization_level": "Q4_K_M",
+        "capabilities": ["completion", "vision", "tools", "thinking"], "context_length": 262144,
+        "layers": [
+            ("model", 1900000000), ("license", "Apache License 2.0 (double)"),
+            ("params", '{"temperature":1,"top_k":20,"top_p":0.95}'),
         ],
     },
     "tiny-test:latest": {

@@ -1,8 +1,9 @@
 """After converge: ollama.service runs the pinned "release" (a fixture archive whose bin/ollama is the Ollama
 API double) as the ollama account on the scenario's ollama_host (127.0.0.1:11435) only, from a versioned folder
-behind a stable link, with both default models pulled through ollama_model; an archive with a wrong sha256 is
-refused before anything is unpacked; an upgrade to a second version and the downgrade back switch the link and
-keep the models."""
+behind a stable link, with all five default models (every local Ollama model the DevServer app calls) pulled
+through ollama_model; the free-space preflight counts only a model that is missing, at its published size; an
+archive with a wrong sha256 is refused before anything is unpacked; an upgrade to a second version and the
+downgrade back switch the link and keep the models."""
 
 import json
 import os
@@ -15,6 +16,10 @@ import yaml
 WORK = Path(os.environ["MOLECULE_EPHEMERAL_DIRECTORY"])
 SCENARIO = Path(__file__).resolve().parents[1]
 GROUP_VARS = yaml.safe_load((SCENARIO / "molecule.yml").read_text())["provisioner"]["inventory"]["group_vars"]["devservers"]
+# The scenario pulls the role's default ollama_models (it does not set its own): the five the app calls.
+DEFAULT_MODELS = sorted(yaml.safe_load((SCENARIO.parents[1] / "roles" / "ollama" / "defaults" / "main.yml").read_text())
+                        ["ollama_models"])
+SAFETY_MODELS = ["llama-guard3:1b", "qwen3:1.7b", "qwen3-vl:2b"]  # SAFETY_MODEL, DSGVO_VERIFY_MODEL, VLM_SAFETY_MODEL
 HOST = GROUP_VARS["ollama_host"]  # 127.0.0.1:11435: not the default port, which the site scenario uses
 PORT = HOST.rsplit(":", 1)[1]
 URL = "http://" + HOST
@@ -83,9 +88,11 @@ def test_the_environment_is_in_the_drop_in(host):
     assert "OLLAMA_KEEP_ALIVE=5m" in environment
 
 
-def test_both_models_are_present_on_disk_and_listed(host):
-    assert model_names() == ["gpt-oss:20b", "llama3.2-vision:latest"]
-    for manifest in ("gpt-oss/20b", "llama3.2-vision/latest"):
+def test_all_five_default_models_are_present_on_disk_and_listed(host):
+    assert len(DEFAULT_MODELS) == 5 and set(SAFETY_MODELS) <= set(DEFAULT_MODELS)
+    assert model_names() == DEFAULT_MODELS
+    for name in DEFAULT_MODELS:
+        manifest = name.replace(":", "/")
         assert host.file("%s/manifests/registry.ollama.ai/library/%s" % (MODELS_DIR, manifest)).user == "ollama"
 
 
@@ -97,6 +104,33 @@ def test_a_second_run_asks_and_pulls_nothing(host, run_playbook):
     requests = host.check_output("journalctl -u ollama --since %s --no-pager --output cat", since)
     assert "/api/show" in requests
     assert "/api/pull" not in requests
+
+
+def test_the_free_space_preflight_counts_only_the_models_still_missing(host, run_playbook):
+    # One default model gone (as on a host where an earlier run was cut short) and one the size table lacks.
+    delete = urllib.request.Request(URL + "/api/delete", data=json.dumps({"model": "qwen3:1.7b"}).encode(),
+                                    method="DELETE")
+    urllib.request.urlopen(delete, timeout=10).close()
+    assert "qwen3:1.7b" not in model_names()
+    try:
+        # The computed need (the scenario's group_vars set a fixed 1 GB), with a margin no disk has: refused.
+        code, output = run_playbook(OLLAMA_ONLY, {"ollama_min_free_gb": None, "ollama_free_margin_gb": 1000000,
+                                                  "ollama_models": DEFAULT_MODELS + ["tiny-test"]})
+        text = plain(output)
+        assert code != 0, text[-3000:]
+        assert "does not know the download size of tiny-test:latest" in text, text[-3000:]
+        failed = text.split("fatal: ", 1)[-1]
+        assert "qwen3:1.7b 1.4 GB, tiny-test:latest 10.0 GB (together 11.4 GB)" in failed, failed[:2000]
+        assert "plus a margin of 1.0 PB" in failed and MODELS_DIR in failed and "Nothing was changed" in failed
+        assert "gpt-oss:20b" not in failed  # present: not counted
+        assert "qwen3:1.7b" not in model_names() and "tiny-test:latest" not in model_names()  # nothing pulled
+
+        # The computed need without the margin, 1.4 GB: the run pulls the one missing model.
+        code, output = run_playbook(OLLAMA_ONLY, {"ollama_min_free_gb": None, "ollama_free_margin_gb": 0})
+        assert code == 0, plain(output)[-3000:]
+        assert model_names() == DEFAULT_MODELS
+    finally:
+        run_playbook(OLLAMA_ONLY)  # the later tests want the five models whatever happened here
 
 
 def test_a_wrong_sha256_is_refused_before_anything_is_unpacked(host, run_playbook):
@@ -119,7 +153,7 @@ def test_an_upgrade_and_the_downgrade_back_switch_the_link_and_keep_the_models(h
     assert code == 0, plain(output)[-3000:]
     assert host.file("/usr/local/bin/ollama").linked_to == "/usr/local/lib/ollama-%s/bin/ollama" % UPGRADE
     assert get_json("/api/version")["version"] == UPGRADE
-    assert model_names() == ["gpt-oss:20b", "llama3.2-vision:latest"]
+    assert model_names() == DEFAULT_MODELS
     assert host.file("/usr/local/lib/ollama-%s/bin/ollama" % PINNED).exists  # kept for the way back
 
     code, output = run_playbook(OLLAMA_ONLY)
@@ -127,7 +161,7 @@ def test_an_upgrade_and_the_downgrade_back_switch_the_link_and_keep_the_models(h
     assert code == 0, text[-3000:]
     assert host.file("/usr/local/bin/ollama").linked_to == "/usr/local/lib/ollama-%s/bin/ollama" % PINNED
     assert get_json("/api/version")["version"] == PINNED
-    assert model_names() == ["gpt-oss:20b", "llama3.2-vision:latest"]
+    assert model_names() == DEFAULT_MODELS
 
 
 def test_the_status_playbook_reports_ollama_read_only(run_playbook):
@@ -135,6 +169,6 @@ def test_the_status_playbook_reports_ollama_read_only(run_playbook):
     text = plain(output)
     assert code == 0, text[-3000:]
     assert "ollama version: %s (wanted %s)" % (PINNED, PINNED) in text
-    assert "ollama model: gpt-oss:20b: present" in text
-    assert "ollama model: llama3.2-vision:latest: present" in text
+    for name in DEFAULT_MODELS:
+        assert "ollama model: %s: present" % name in text
     assert re.search(r"changed=0\b", text), text[-3000:]

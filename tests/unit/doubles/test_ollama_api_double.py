@@ -17,8 +17,10 @@ from pathlib import Path
 import httpx
 import ollama
 import pytest
+import yaml
 
-from ollama_api_double import (DEFAULT_VERSION, InvalidName, ModelName, OllamaDouble, parse_ollama_host)
+from ollama_api_double import (CATALOGUE, DEFAULT_VERSION, InvalidName, ModelName, OllamaDouble, catalogue_index,
+                               parse_ollama_host)
 
 DOUBLE = Path(__file__).resolve().parents[2] / "doubles" / "ollama_api_double.py"
 GB = 10 ** 9
@@ -193,6 +195,35 @@ def test_faults_and_stats_over_http(double):
     assert status == 400 and "no_such_fault" in json.loads(body)["error"]
     status, body = request(double.url + "/_control/stats")
     assert json.loads(body)["routes"]["POST /_control/faults"] == 2
+
+
+# -- the DevServer app's models ---------------------------------------------------------------------
+@pytest.mark.parametrize("name, family, capabilities, total", [
+    ("llama-guard3:1b", "llama", ["completion"], 1.6 * GB),
+    ("qwen3:1.7b", "qwen3", ["completion", "tools", "thinking"], 1.4 * GB),
+    ("qwen3-vl:2b", "qwen3vl", ["completion", "vision", "tools", "thinking"], 1.9 * GB),
+])
+def test_the_apps_safety_models_pull_and_show_as_the_library_states(client, name, family, capabilities, total):
+    lines = pull_lines(client, name)
+    assert lines[-1]["status"] == "success"
+    model_total = max(line.get("total", 0) for line in lines)
+    assert abs(model_total - total) < 0.05 * GB  # the published download size, about
+    shown = client.show(name)
+    assert shown.details.family == family and list(shown.capabilities) == capabilities
+    assert [m.model for m in client.list().models] == [name]
+
+
+def test_the_double_knows_every_default_model_of_the_ollama_role_at_the_roles_sizes():
+    """The ollama scenario pulls the role's defaults from the double; the role's size table and the double agree."""
+    role = DOUBLE.parents[2] / "roles" / "ollama"
+    defaults = yaml.safe_load((role / "defaults" / "main.yml").read_text(encoding="utf-8"))["ollama_models"]
+    sizes = yaml.safe_load((role / "vars" / "main.yml").read_text(encoding="utf-8"))["__ollama_download_bytes"]
+    index = catalogue_index(CATALOGUE)
+    for name in defaults:
+        key = ModelName.parse(name).key()
+        assert key in index, "%s is a default of the ollama role but not in the double's CATALOGUE" % name
+        model_layer = dict(index[key][1]["layers"])["model"]
+        assert model_layer == sizes[name], name
 
 
 # -- names, layout, persistence, stats ---------------------------------------------------------------
