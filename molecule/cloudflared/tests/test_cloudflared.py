@@ -1,19 +1,30 @@
 """After converge: cloudflared.service runs the pinned "release" (the cloudflared stand-in, served by a fixture) as
 the cloudflared account with --no-autoupdate and hardening, from a versioned folder behind a stable link, with
-config.yml from the inventory (hostname -> 127.0.0.1:17801, the catch-all 404 last) that `ingress validate`
-accepts and the test credentials at 0600; the test TunnelSecret shows up nowhere else; bad inputs stop the run
-with a clear message and change nothing; a version switch moves the link; a check run changes nothing."""
+config.yml from the inventory (hostname -> 127.0.0.1:<the origin port>, the catch-all 404 last) that `ingress validate`
+accepts and the test credentials at 0600; a visitor's request at the stand-in's edge reaches an origin the test
+starts on the origin port, from loopback, with the visitor's Host; another Host gets the catch-all 404, an origin
+that is down 502; the test TunnelSecret shows up nowhere else; bad inputs (the app's own port as the origin among
+them) stop the run with a clear message and change nothing; a version switch moves the link; a check run changes
+nothing."""
 
+import http.client
 import json
 import re
+import threading
 import urllib.request
+from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
 
+import pytest
 import yaml
 
 SCENARIO = Path(__file__).resolve().parents[1]
 GROUP_VARS = yaml.safe_load((SCENARIO / "molecule.yml").read_text())["provisioner"]["inventory"]["group_vars"]["devservers"]
 METRICS = GROUP_VARS["cloudflared_metrics_address"]  # 127.0.0.1:20251: not the default, which the site scenario uses
+ORIGIN_PORT = GROUP_VARS["cloudflared_origin_port"]  # 17851: not the default 17811, the firewall scenario's listener
+# The stand-in's edge: the port after the metrics port (the unit sets no CLOUDFLARED_STANDIN_EDGE)
+EDGE_PORT = int(METRICS.rpartition(":")[2]) + 1
+HOSTNAME = GROUP_VARS["cloudflared_hostname"]
 
 PINNED = "2025.11.1"
 OTHER = "2025.10.1"
@@ -48,7 +59,7 @@ def test_config_routes_the_hostname_to_the_devserver_and_ends_with_the_catch_all
     assert config["tunnel"] == TUNNEL
     assert config["credentials-file"] == CREDENTIALS
     assert config["ingress"] == [
-        {"hostname": "devserver.ai4artsed.test", "service": "http://127.0.0.1:17801"},
+        {"hostname": "devserver.ai4artsed.test", "service": "http://127.0.0.1:%d" % ORIGIN_PORT},
         {"hostname": "swarmui.ai4artsed.test", "service": "http://127.0.0.1:7801"},
         {"service": "http_status:404"},
     ]
@@ -95,6 +106,71 @@ def test_it_reports_ready_on_the_metrics_address():
         assert answer.status == 200 and json.loads(answer.read())["status"] == 200
 
 
+class OriginHandler(BaseHTTPRequestHandler):
+    """The test's origin: records each request's peer and headers, answers 201 with two cookies."""
+
+    protocol_version = "HTTP/1.1"
+
+    def do_GET(self):  # noqa: N802 (the name http.server calls)
+        self.server.seen.append({"peer": self.client_address[0], "target": self.path,
+                                 "headers": {name.lower(): value for name, value in self.headers.items()}})
+        body = b"the origin"
+        self.send_response(201)
+        self.send_header("Set-Cookie", "session=abc; Path=/; HttpOnly")
+        self.send_header("Set-Cookie", "theme=dark; Path=/")
+        self.send_header("Content-Length", str(len(body)))
+        self.end_headers()
+        self.wfile.write(body)
+
+    def log_message(self, *args):
+        pass
+
+
+@pytest.fixture
+def origin():
+    """An HTTP server on 127.0.0.1:<origin port> (the container shares this machine's network, so the stand-in under
+    cloudflared.service reaches it there)."""
+    server = ThreadingHTTPServer(("127.0.0.1", ORIGIN_PORT), OriginHandler)
+    server.daemon_threads = True
+    server.seen = []
+    threading.Thread(target=server.serve_forever, daemon=True).start()
+    yield server
+    server.shutdown()
+    server.server_close()
+
+
+def visit(host_header, target="/"):
+    """One visitor's request at the stand-in's edge: (status, Set-Cookie values, body)."""
+    connection = http.client.HTTPConnection("127.0.0.1", EDGE_PORT, timeout=20)
+    try:
+        connection.request("GET", target, headers={"Host": host_header})
+        answer = connection.getresponse()
+        return answer.status, answer.msg.get_all("Set-Cookie") or [], answer.read()
+    finally:
+        connection.close()
+
+
+def test_a_request_through_the_tunnel_reaches_the_origin_from_loopback_with_the_visitor_s_host(origin):
+    status, cookies, body = visit(HOSTNAME, "/api/settings?lang=de")
+    assert (status, body) == (201, b"the origin")
+    assert cookies == ["session=abc; Path=/; HttpOnly", "theme=dark; Path=/"]
+    [seen] = origin.seen
+    assert seen["peer"] == "127.0.0.1" and seen["target"] == "/api/settings?lang=de"
+    assert seen["headers"]["host"] == HOSTNAME
+    assert seen["headers"]["cf-connecting-ip"] == "127.0.0.1" and seen["headers"]["x-forwarded-proto"] == "https"
+
+
+@pytest.mark.parametrize("host_header", ["localhost", "127.0.0.1", "other.ai4artsed.test"])
+def test_another_host_gets_the_catch_all_404_and_never_reaches_the_origin(origin, host_header):
+    assert visit(host_header)[0] == 404
+    assert origin.seen == []
+
+
+def test_an_origin_that_is_down_gives_502():
+    status, _cookies, body = visit(HOSTNAME)
+    assert status == 502 and b"Unable to reach the origin service" in body, body
+
+
 def test_the_secret_is_nowhere_but_in_the_credentials_file(host):
     assert SECRET not in host.check_output("journalctl --unit cloudflared --no-pager --output cat")
     assert SECRET not in host.check_output("systemctl show cloudflared")
@@ -127,6 +203,17 @@ def test_a_missing_hostname_and_a_placeholder_tunnel_are_named(host, run_playboo
     assert 'cloudflared_hostname is "": set it in the inventory to the public hostname' in text, text[-3000:]
     assert 'cloudflared_tunnel_id is "CHANGE_ME": set it in the inventory to the UUID of the tunnel' in text
     assert "Nothing was changed." in text and SECRET not in text
+    assert state(host) == before
+
+
+def test_the_app_s_own_port_as_the_origin_stops_the_run_and_changes_nothing(host, run_playbook):
+    before = state(host)
+    code, output = run_playbook(CONVERGE, {"cloudflared_origin_port": 17801})
+    text = plain(output)
+    assert code != 0
+    assert "cloudflared_origin_port is 17801, one of the DevServer app" in text, text[-3000:]
+    assert "every visitor through the tunnel would be logged in as local" in text and "Nothing was changed." in text
+    assert re.search(r"changed=0\b.*failed=1", text), text[-1500:]
     assert state(host) == before
 
 

@@ -181,7 +181,7 @@ def test_tunnel_run_stays_up_serves_ready_and_stops_on_sigterm(tmp_path):
         process.send_signal(signal.SIGTERM)
         output, _errors = process.communicate(timeout=10)
     assert process.returncode == 0
-    assert "NOT cloudflared, contacts nothing" in output and TUNNEL in output
+    assert "NOT cloudflared, never contacts Cloudflare" in output and TUNNEL in output
     assert "dGVzdA==" not in output
 
 
