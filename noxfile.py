@@ -90,9 +90,10 @@ def sanity(session):
 
 
 # The scenarios share this machine's network (their containers use the host's), so two run at once only where they share
-# no port, nftables table or network namespace: `site` (7801, 7821, 11434, 17801, 20241 and the stand-in's edge 20242,
-# the firewall's table and the outside client's namespace) and `firewall` (the same table and namespace) in one lane,
-# every scenario with ports of its own (swarmui, ollama, devserver, cloudflared: 17851, 20251, 20252) in the other.
+# no port, nftables table or network namespace: `site` (7801, 7821, 11434, 17801, its proxy 17811, 20241 and the
+# stand-in's edge 20242, the firewall's table and the outside client's namespace) and `firewall` (the same table and
+# namespace, listeners on 17851/17852 and 17861/17862) in one lane, every scenario with ports of its own (swarmui,
+# ollama, devserver: 17802 and its proxy 17812, cloudflared: 17871, 20251, 20252) in the other.
 # `fleet` has a network of its own (198.18.0.0/24) and namespaces per container, so it shares nothing. The model store's
 # scenarios and `default` use no port (their hub doubles pick free ones) and balance the lanes: 55 to 60 minutes each on
 # two cores, much of it waiting on services.
