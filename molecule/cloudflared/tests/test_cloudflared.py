@@ -21,7 +21,7 @@ import yaml
 SCENARIO = Path(__file__).resolve().parents[1]
 GROUP_VARS = yaml.safe_load((SCENARIO / "molecule.yml").read_text())["provisioner"]["inventory"]["group_vars"]["devservers"]
 METRICS = GROUP_VARS["cloudflared_metrics_address"]  # 127.0.0.1:20251: not the default, which the site scenario uses
-ORIGIN_PORT = GROUP_VARS["cloudflared_origin_port"]  # 17871: not the default 17811 (the site scenario's proxy) nor the firewall scenario's 178[56]x listeners
+ORIGIN_PORT = GROUP_VARS["cloudflared_origin_port"]  # 17871: see molecule.yml
 # The stand-in's edge: the port after the metrics port (the unit sets no CLOUDFLARED_STANDIN_EDGE)
 EDGE_PORT = int(METRICS.rpartition(":")[2]) + 1
 HOSTNAME = GROUP_VARS["cloudflared_hostname"]
