@@ -218,6 +218,7 @@ def test_every_service_runs_as_its_own_non_root_account(host, capsys, unit, acco
     (7821, False),   # ComfyUI
     (11434, False),  # Ollama
     (20241, False),  # cloudflared's metrics
+    (20242, False),  # the cloudflared stand-in's edge (loopback: the tunnel's visitors come through Cloudflare)
 ])
 @pytest.mark.parametrize("family", ["IPv4", "IPv6"])
 def test_only_the_apps_proxy_is_reached_from_outside_the_host(outside_client, capsys, port, allowed_reaches, family):
