@@ -124,11 +124,12 @@ def test_the_proxys_unit_meets_the_issues_exposure_target(security_exposure):
 # --- the settings page's restart button ------------------------------------------------------------------------------
 
 def app_processes(host):
-    """The PIDs of every `server.py` process of the production app, and those of them in the unit's cgroup."""
+    """The PIDs of every `server.py` process of the production app, and those of them in the unit's cgroup (read
+    from /proc/<pid>/cgroup, which names the unit's cgroup however deep the container nests it)."""
     everywhere = host.check_output("pgrep -f '^[^ ]*/ai4artsed_production/venv/bin/python server.py' || true").split()
-    cgroup = host.check_output("systemctl show -p ControlGroup --value %s", UNIT)
-    in_unit = host.check_output("cat /sys/fs/cgroup%s/cgroup.procs 2>/dev/null || true", cgroup).split()
-    return sorted(everywhere), sorted(pid for pid in in_unit if pid in everywhere)
+    in_unit = [pid for pid in everywhere
+               if host.run("cat /proc/%s/cgroup", pid).stdout.strip().endswith("/" + UNIT)]
+    return sorted(everywhere), sorted(in_unit)
 
 
 def test_the_restart_button_ends_with_one_app_under_its_unit(host, outside_client, capsys):
@@ -143,8 +144,8 @@ def test_the_restart_button_ends_with_one_app_under_its_unit(host, outside_clien
     started = time.monotonic()
     while True:
         new_pid = host.check_output("systemctl show -p MainPID --value %s", UNIT)
-        answer = host.run("curl -s -o /dev/null -w '%%{http_code}' --max-time 5 http://127.0.0.1:%d/api/settings/"
-                          "safety-level", APP_PORT).stdout
+        answer = host.run("curl -s -o /dev/null -w '%%{http_code}' --max-time 5 %s",
+                          "http://127.0.0.1:%d/api/settings/safety-level" % APP_PORT).stdout
         if new_pid not in ("0", main_pid) and answer == "200":
             break
         assert time.monotonic() - started < RESTART_WITHIN, (
