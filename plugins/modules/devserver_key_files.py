@@ -173,7 +173,7 @@ OTHER = "(secret: another key)\n"
 
 
 def key_files(table, app_dir, node_pack_dir):
-    """(vault key, path) of every key file the table names; path None for one in a node pack not installed."""
+    """(vault key, reader, path) of every key file the table names; path None for one in a node pack not installed."""
     for entry in table:
         for reader in entry["readers"]:
             path = key_file(reader, app_dir, node_pack_dir)

@@ -9,20 +9,17 @@ import json
 import os
 import re
 import stat
-import subprocess
 from pathlib import Path
 
 import pytest
 import yaml
 
 from ansible_collections.ai4artsed.devserver.plugins.modules import devserver_key_files
+from helpers.app_source import APP_BUNDLE, PACK_BUNDLE, clone_tree
 from helpers.hostile import KINDS, KIND_IDS, SECRET, no_hang, plant, snapshot
 from helpers.module_runner import run_module
 
 PROJECT = Path(__file__).resolve().parents[4]
-VENDOR = PROJECT.parent / "shared" / "vendor"
-APP_BUNDLE = VENDOR / "ai4artsed_webserver-08a54d7.bundle"
-PACK_BUNDLE = VENDOR / "ai4artsed_comfyui_nodes-ddd40dda.bundle"
 TABLE = yaml.safe_load((PROJECT / "roles" / "devserver" / "vars" / "main.yml").read_text())["__devserver_api_key_table"]
 OPENROUTER = "sk-or-v1-vault-openrouter-key-0123456789"
 OPENAI = "sk-proj-vault-openai-key-9876543210"
@@ -248,9 +245,7 @@ def source_tree(bundle, tmp_path_factory, name):
     if not bundle.exists():
         pytest.skip("needs the vendored source: %s is absent (the shared folder beside this checkout, see its "
                     "vendor/README.md)" % bundle)
-    tree = tmp_path_factory.mktemp(name) / "tree"
-    subprocess.run(["git", "clone", "--quiet", "--branch", "main", str(bundle), str(tree)], check=True)
-    return tree
+    return clone_tree(bundle, tmp_path_factory.mktemp(name) / "tree")
 
 
 def key_files_read_by(tree, folder="."):

@@ -7,18 +7,16 @@ import json
 import os
 import re
 import stat
-import subprocess
-from pathlib import Path
 
 import pytest
 
 from ansible_collections.ai4artsed.devserver.plugins.module_utils import app_password
 from ansible_collections.ai4artsed.devserver.plugins.modules import devserver_password
+from helpers.app_source import APP_BUNDLE, SKIP_REASON, app_file
 from helpers.module_runner import run_module
 
 PASSWORD = "vault-settings-password-2026"
 OLD = 1000000000  # an mtime in the past, to see whether a run rewrote the file
-APP_BUNDLE = Path(__file__).resolve().parents[4].parent / "shared" / "vendor" / "ai4artsed_webserver-08a54d7.bundle"
 SETTINGS_ROUTES = "devserver/my_app/routes/settings_routes.py"
 
 
@@ -38,13 +36,8 @@ def fast(monkeypatch):
 def app_default_password(tmp_path_factory):
     """The password the app hard-codes for its first start, read from its source (never copied into ours)."""
     if not APP_BUNDLE.exists():
-        pytest.skip("needs the DevServer app's source: %s is absent (the shared folder beside this checkout, "
-                    "see its vendor/README.md)" % APP_BUNDLE)
-    repository = tmp_path_factory.mktemp("app") / "git"
-    subprocess.run(["git", "init", "--quiet", "--bare", str(repository)], check=True)
-    subprocess.run(["git", "-C", str(repository), "fetch", "--quiet", str(APP_BUNDLE), "main"], check=True)
-    source = subprocess.run(["git", "-C", str(repository), "show", "FETCH_HEAD:" + SETTINGS_ROUTES], check=True,
-                            stdout=subprocess.PIPE, universal_newlines=True).stdout
+        pytest.skip(SKIP_REASON % APP_BUNDLE)
+    source = app_file(SETTINGS_ROUTES, tmp_path_factory.mktemp("app"))
     found = re.search(r'^\s*FIXED_PASSWORD = "([^"]+)"', source, re.MULTILINE)
     assert found, "the app's %s no longer hard-codes FIXED_PASSWORD: see what its first start writes" % SETTINGS_ROUTES
     return found.group(1)
